@@ -1,0 +1,1 @@
+"""Relais: a desk for the people who speak for a public service on social media."""

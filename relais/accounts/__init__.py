@@ -1,0 +1,1 @@
+"""Organisations, teams, memberships with roles, API tokens, the audit log and permissions."""

@@ -1,0 +1,74 @@
+"""Fetch-and-authorise helpers: tenant isolation lives here and nowhere else."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from relais.accounts.models import ANSWERING_ROLES, Membership, Role
+
+SESSION_ORG_KEY = "relais_org_id"
+
+
+def current_membership(request, user=None) -> Membership | None:
+    """The membership the person is acting in: the organisation chosen in the session, or
+    their first one."""
+    user = user or request.user
+    if not user.is_authenticated:
+        return None
+    memberships = Membership.objects.filter(user=user).select_related("organization", "user")
+    chosen = request.session.get(SESSION_ORG_KEY) if hasattr(request, "session") else None
+    if chosen:
+        found = memberships.filter(organization_id=chosen).first()
+        if found:
+            return found
+    return memberships.order_by("organization_id").first()
+
+
+def require_role(membership: Membership, roles: set[Role] | set[str]) -> None:
+    if membership.role not in roles:
+        raise PermissionDenied("Your role does not allow this.")
+
+
+def require_answering(membership: Membership) -> None:
+    require_role(membership, ANSWERING_ROLES)
+
+
+def access_conversation(membership: Membership, conversation_id: int, *, for_update: bool = False):
+    from relais.inbox.models import Conversation
+
+    qs = Conversation.objects.filter(organization_id=membership.organization_id)
+    if for_update:
+        qs = qs.select_for_update()
+    try:
+        return qs.select_related("contact", "account", "assignee", "team").get(pk=conversation_id)
+    except Conversation.DoesNotExist:
+        # Same answer for "not yours" and "does not exist": ids leak nothing.
+        raise Http404("No such conversation.") from None
+
+
+def access_channel_account(membership: Membership, account_id: int):
+    from relais.channels.models import ChannelAccount
+
+    try:
+        return ChannelAccount.objects.get(organization_id=membership.organization_id, pk=account_id)
+    except ChannelAccount.DoesNotExist:
+        raise Http404("No such account.") from None
+
+
+def access_member(membership: Membership, user_id: int) -> Membership:
+    try:
+        return Membership.objects.select_related("user").get(
+            organization_id=membership.organization_id, user_id=user_id
+        )
+    except Membership.DoesNotExist:
+        raise Http404("No such member of this organisation.") from None
+
+
+def access_team(membership: Membership, team_id: int):
+    from relais.accounts.models import Team
+
+    try:
+        return Team.objects.get(organization_id=membership.organization_id, pk=team_id)
+    except Team.DoesNotExist:
+        raise Http404("No such team.") from None

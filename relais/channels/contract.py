@@ -1,0 +1,190 @@
+"""The connector contract: what every network module declares, receives and sends."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+class MessageKind(enum.StrEnum):
+    MENTION = "mention"  # a public post that names the account
+    REPLY = "reply"  # a public reply in a thread
+    DM = "dm"  # a private message
+    POST = "post"  # the account's own public post
+
+
+class Capability(enum.StrEnum):
+    WEBHOOK = "webhook"
+    POLL = "poll"
+    REPLY = "reply"
+    PUBLISH = "publish"
+    DIRECT_MESSAGE = "direct_message"
+    DELETE = "delete"
+    MEDIA = "media"
+    # The network deduplicates on our idempotency key, so a send whose outcome is unknown
+    # (worker killed mid-call) may be retried safely.
+    IDEMPOTENT_SEND = "idempotent_send"
+
+
+@dataclass(frozen=True)
+class Limits:
+    message_length: int
+    direct_message_length: int | None = None
+    media_per_message: int = 0
+
+
+@dataclass(frozen=True)
+class Author:
+    external_id: str
+    handle: str
+    display_name: str = ""
+    reach: int = 0  # followers, or the closest thing the network has
+    avatar_url: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    url: str
+    mime_type: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message as a network gave it, normalised."""
+
+    external_id: str
+    kind: MessageKind
+    author: Author
+    text: str
+    created_at: datetime
+    thread_id: str = ""  # id of the thread's root, when the network threads
+    reply_to_id: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id,
+            "kind": str(self.kind),
+            "author": {
+                "external_id": self.author.external_id,
+                "handle": self.author.handle,
+                "display_name": self.author.display_name,
+                "reach": self.author.reach,
+                "avatar_url": self.author.avatar_url,
+            },
+            "text": self.text,
+            "created_at": self.created_at.isoformat(),
+            "thread_id": self.thread_id,
+            "reply_to_id": self.reply_to_id,
+            "attachments": [
+                {"url": a.url, "mime_type": a.mime_type, "description": a.description}
+                for a in self.attachments
+            ],
+            "raw": self.raw,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InboundMessage:
+        from relais.common.timeutils import parse_iso
+
+        return cls(
+            external_id=str(data["external_id"]),
+            kind=MessageKind(data["kind"]),
+            author=Author(**data["author"]),
+            text=data["text"],
+            created_at=parse_iso(data["created_at"]),
+            thread_id=data.get("thread_id") or "",
+            reply_to_id=data.get("reply_to_id") or "",
+            attachments=tuple(Attachment(**a) for a in data.get("attachments") or ()),
+            raw=data.get("raw") or {},
+        )
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    idempotency_key: str
+    kind: MessageKind
+    text: str
+    reply_to_id: str = ""  # the network id of the message answered
+    thread_id: str = ""
+    recipient: str = ""  # the handle, for direct messages
+    attachments: tuple[Attachment, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "idempotency_key": self.idempotency_key,
+            "kind": str(self.kind),
+            "text": self.text,
+            "reply_to_id": self.reply_to_id,
+            "thread_id": self.thread_id,
+            "recipient": self.recipient,
+            "attachments": [
+                {"url": a.url, "mime_type": a.mime_type, "description": a.description}
+                for a in self.attachments
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
+        return cls(
+            idempotency_key=data["idempotency_key"],
+            kind=MessageKind(data["kind"]),
+            text=data["text"],
+            reply_to_id=data.get("reply_to_id", ""),
+            thread_id=data.get("thread_id", ""),
+            recipient=data.get("recipient", ""),
+            attachments=tuple(Attachment(**a) for a in data.get("attachments") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Receipt:
+    external_id: str
+    url: str = ""
+    thread_id: str = ""
+
+
+class ConnectorError(Exception):
+    """The one error a connector raises. `permanent` errors are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None,
+                 reconnect: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+        # Credentials expired or revoked: the account must be reconnected by a person.
+        self.reconnect = reconnect
+
+
+class Connector:
+    """Base class of every network module. One instance works for one ChannelAccount."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    limits: ClassVar[Limits] = Limits(message_length=280)
+
+    def __init__(self, account: Any):
+        # `account` is a ChannelAccount; connectors read its handle, config and credentials
+        # and never write to other tables.
+        self.account = account
+
+    def effective_limits(self) -> Limits:
+        return self.limits
+
+    def send(self, message: OutboundMessage) -> Receipt:
+        raise ConnectorError(f"{self.kind} cannot send", permanent=True)
+
+    def poll(self, cursor: str) -> tuple[list[InboundMessage], str]:
+        """Fetch what arrived since `cursor`; return messages and the next cursor."""
+        raise ConnectorError(f"{self.kind} cannot poll", permanent=True)
+
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[InboundMessage]:
+        raise ConnectorError(f"{self.kind} has no webhook", permanent=True)
+
+    def lookup_profile(self, handle: str) -> Author | None:
+        return None

@@ -1,0 +1,1 @@
+"""Ground-floor helpers shared by every part: time, encryption, HTTP, enums, tests."""

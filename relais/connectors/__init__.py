@@ -1,0 +1,1 @@
+"""One folder per network, each behind the connector contract of relais.channels.contract."""

@@ -1,0 +1,1 @@
+"""The demo organisation: a transit operator on the STAR Rennes network, and its scenarios."""

@@ -1,0 +1,1 @@
+"""The unified inbox: contacts, conversations, messages, internal notes."""
