@@ -45,13 +45,13 @@ OPERATOR_HANDLE = {"x": "@star_reseau", "bluesky": "@star-reseau.bsky.social", "
 # and a short second wave when buses come back.
 BUCKETS = [
     (4200, 4500, 4),
-    (4500, 5400, 23),
-    (5400, 6300, 36),
-    (6300, 7200, 41),
-    (7200, 8100, 42),
-    (8100, 9000, 37),
-    (9000, 9900, 31),
-    (9900, 10800, 25),
+    (4500, 5400, 21),
+    (5400, 6300, 34),
+    (6300, 7200, 38),
+    (7200, 8100, 40),
+    (8100, 9000, 35),
+    (9000, 9900, 29),
+    (9900, 10800, 24),
     (10800, 11700, 16),
     (11700, 12600, 12),
     (12600, 13500, 9),
@@ -194,6 +194,8 @@ STOP_NICKNAMES = {
 def spell_stop(name: str, rng: random.Random) -> str:
     """Write a stop name the way a hurried passenger would."""
     roll = rng.random()
+    if roll < 0.03:
+        return hashtag(name)
     if roll < 0.25 and name in STOP_NICKNAMES:
         return rng.choice(STOP_NICKNAMES[name])
     if roll < 0.40:
@@ -204,14 +206,25 @@ def spell_stop(name: str, rng: random.Random) -> str:
 
 
 def hashtag(name: str) -> str:
+    """"Henri Fréville" -> "#HenriFreville", as people tag a place."""
     return "#" + "".join(w.capitalize() for w in re.split(r"[^\w]+", strip_accents(name)) if w)
+
+
+def line_tag(line: Line, rng: random.Random) -> str:
+    """The line as a hashtag ("#C4", "#ligne11", "#metroA")."""
+    s = line.short
+    if line.family == "metro":
+        return rng.choice([f"#metro{s.upper()}", f"#ligne{s.upper()}", f"#métro{s}"])
+    if line.family == "chrono":
+        return f"#{s}"
+    return rng.choice([f"#ligne{s}", f"#bus{s}", f"#{s}"])
 
 
 def line_phrase(line: Line, rng: random.Random) -> str:
     """The line as the subject of a sentence, with its article ("la C4", "le 11")."""
     s = line.short
     if line.family == "metro":
-        return rng.choice([f"le métro {s}", f"le metro {s.upper()}", f"la ligne {s}", f"le métro {s.upper()}", f"la {s}"])
+        return rng.choice([f"le métro {s}", f"le metro {s.upper()}", f"la ligne {s}", f"le métro {s.upper()}"])
     if line.family == "chrono":
         return rng.choice([f"la {s}", f"la {s}", f"la {s.lower()}", f"le {s}", f"la ligne {s}", f"la chronostar {s}"])
     if line.family == "school":
@@ -239,7 +252,7 @@ LAST = (
 ).split("|")
 # Exchange students and tourists, who write in English.
 EN_NAMES = (
-    "Lukas Weber|Sofia García|Jan Kowalski|Niamh O'Brien|Anna Novak|Mateo Rossi|Emily Carter|Tom Harris|"
+    "Sofia García|Jan Kowalski|Niamh O'Brien|Anna Novak|Mateo Rossi|Emily Carter|Tom Harris|"
     "Ingrid Larsen|Pedro Alves|Hannah Fischer|Aleksander Nowak|Chiara Esposito|Oliver Grant|Mei Tanaka|"
     "Daniel Murphy|Elif Yılmaz|Lars Johansson|Grace Okafor|Marta Silva"
 ).split("|")
@@ -307,8 +320,8 @@ class People:
         self.used.add(handle)
         return Author(handle, name, reach, network, lang, scripted=True)
 
-    def pick(self, network: str, lang: str, exclude: set[str] = frozenset(), reuse: float = 0.26) -> Author:
-        # About one message in four comes from someone who already wrote: on a
+    def pick(self, network: str, lang: str, exclude: set[str] = frozenset(), reuse: float = 0.3) -> Author:
+        # About one message in three comes from someone who already wrote: on a
         # morning like this people post again when nothing has changed.
         pool = [a for a in self.crowd if a.network == network and a.lang == lang and a.handle not in exclude]
         if pool and self.rng.random() < reuse:
@@ -341,7 +354,7 @@ QUESTIONS_FR = [
     ("metro", "métro {m} ok ?"),
     ("bus", "Quelqu'un sait si {line} passe à {stop} ? l'appli affiche des horaires mais rien ne vient"),
     ("any", "bonjour, quelles lignes circulent ce matin svp ?"),
-    ("bus", "Est-ce que les chronostar roulent au moins ? pas de {short} depuis {mins} min"),
+    ("chrono", "Est-ce que les chronostar roulent au moins ? pas de {short} depuis {mins} min"),
     ("any", "c'est quoi le plan B pour aller de {stop} à {stop2} sans bus ??"),
     ("bus", "bjr, {line} de {time} va passer ? on est une dizaine à {stop}"),
     ("bus", "Info svp : {line} direction {dir}, ça circule ? {tag}"),
@@ -356,21 +369,21 @@ QUESTIONS_FR = [
     ("any", "on a des infos sur une reprise ? {line} notamment"),
     ("metro", "question bête mais le métro est automatique donc il roule non ?"),
     ("metro", "le parking relais de {station} est ouvert ? je me gare et je prends le métro"),
-    ("bus", "{short} ??? {tag}"),
+    ("any", "{linetag} ??? {tag}"),
     ("bus", "qqn à {stop} ? le {short} est passé ou pas"),
     ("any", "Bonjour, y aura-t-il des bus ce soir pour rentrer ? je prends {line} à {stop}"),
     ("bus", "les lignes de la métropole aussi sont à l'arrêt ? {line} vers {dir}"),
     ("bus", "grève surprise ou panne ? {line} jamais arrivé à {stop} {tag}"),
-    ("any", "le site dit trafic normal sur {line} mais rien ne passe, c'est quoi la vérité ?"),
+    ("bus", "le site dit trafic normal sur {line} mais rien ne passe, c'est quoi la vérité ?"),
     ("bus", "mdr c'est une blague ? {line} supprimé ?"),
     ("any", "svp répondez, {line} passe ou pas, j'ai un partiel à {time} à {campus}"),
     ("metro", "le métro {m} fonctionne jusqu'à {station} ?"),
     ("metro", "c'est vrai que le métro va fermer aussi ?? {tag}"),
-    ("bus", "{tag} {short} à l'arrêt ? je suis à {stop}"),
+    ("bus", "{tag} {linetag} à l'arrêt ? je suis à {stop}"),
     ("any", "Bonjour, je dois aller à {stop2} pour {time}, je fais comment ?"),
     ("bus", "{line} passe par {stop} ce matin ou déviation ?"),
     ("any", "c'est une grève de tout le réseau ou que certaines lignes ? {line} ?"),
-    ("bus", "Est-ce que les cars scolaires passent ? mon fils attend {line} à {stop}"),
+    ("school", "Est-ce que les cars scolaires passent ? mon fils attend {line} à {stop}"),
 ]
 
 QUESTIONS_EN = [
@@ -548,6 +561,14 @@ TAIL_FR = [
     "bravo aux chauffeurs qui ont repris, et merci à celui du {short} pour sa patience",
     "c'est reparti à {stop} mais les bus sont pleins à craquer",
     "reprise confirmée sur {line}, merci pour l'info {tag}",
+    "{line} circule vraiment ? l'appli dit toujours perturbé",
+    "c'est reparti sur {line} ou pas encore ? je suis à {stop}",
+    "reprise à 10h15 c'est bien beau mais j'ai perdu ma matinée, et mes heures elles sont payées par qui ?",
+    "arrivé à 10h50, mon employeur veut un justificatif. vous en fournissez ?",
+    "4h pour aller au boulot ce matin. je vais racheter une voiture, voilà le résultat",
+    "{linetag} enfin de retour, pas trop tôt {tag}",
+    "ça roule à nouveau à {stop} ? j'ose pas y croire",
+    "j'ai raté un rdv médical que j'attendais depuis 3 mois. merci la grève",
 ]
 TAIL_REPLIES_FR = [
     "{at} c'est vraiment reparti ? toujours rien à {stop}",
@@ -560,6 +581,7 @@ TAIL_REPLIES_FR = [
 TAIL_EN = [
     "Buses are back! Thanks for the updates this morning",
     "Is line {short} really running again? Still nothing at {stop}",
+    "Missed my morning class because of the strike, is it really over now?",
 ]
 
 TAGS = ["#grevestar", "#Rennes", "#greve", "#STAR", "#grève", "#rennes #grevestar", "#grevesurprise", "#Rennes #bus"]
@@ -589,7 +611,7 @@ EMOJI = {
 }
 
 
-def passengerize(text: str, rng: random.Random, mood: str) -> str:
+def passengerize(text: str, rng: random.Random, mood: str, keep_start: bool = False) -> str:
     """Roughen a clean sentence into social-network French: shortcuts, no accents, typos, emoji."""
     for pattern, short in ABBREVIATIONS:
         if re.search(pattern, text) and rng.random() < 0.3:
@@ -605,11 +627,13 @@ def passengerize(text: str, rng: random.Random, mood: str) -> str:
             j = rng.randrange(1, len(w) - 2)
             words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]  # swapped letters, the commonest typo
             text = " ".join(words)
-    if text and text[0].isupper() and not text.startswith(("@", "#")) and rng.random() < 0.3:
+    # Lower-case the first letter, but not an acronym ("RT") nor the name a
+    # reply is addressed to.
+    if not keep_start and text[:2].istitle() and rng.random() < 0.3:
         text = text[0].lower() + text[1:]
     if text.endswith("?") and rng.random() < 0.25:
         text = text.rstrip("?").rstrip() + rng.choice([" ?", "??", " ???", "?!"])
-    if rng.random() < 0.13:
+    if rng.random() < 0.13 and unicodedata.category(text[-1]) != "So":
         text += " " + rng.choice(EMOJI.get(mood, EMOJI["other"]))
     return text
 
@@ -647,8 +671,8 @@ class Builder:
 
     def pick_line(self, want: str = "any") -> Line:
         rng = self.rng
-        if want == "metro":
-            family = "metro"
+        if want in self.net.lines:
+            family = want
         else:
             weights = {"chrono": 36, "metro": 20, "urban": 18, "suburban": 18, "school": 5, "express": 3}
             if want == "bus":
@@ -666,6 +690,7 @@ class Builder:
         return {
             "line": line_phrase(line, rng),
             "short": line.short,
+            "linetag": line_tag(line, rng),
             "stop": spell_stop(stop, rng),
             "stop2": spell_stop(rng.choice([h for h in net.hubs if h != stop]), rng),
             "dir": spell_stop(rng.choice(line.termini), rng),
@@ -717,7 +742,7 @@ class Builder:
     def emit(self, msg: Message, mood: str = "other", rough: bool = True) -> Message:
         text = tidy(msg.text)
         if rough and msg.lang == "fr":
-            text = passengerize(text, self.rng, mood)
+            text = passengerize(text, self.rng, mood, keep_start=msg.reply_to is not None)
         msg.text = tidy(self.tag_operator(text, msg.network, msg.kind))
         self.seen_texts.add(self.key(msg.text))
         self.history.append(msg)
@@ -839,12 +864,12 @@ class Builder:
 # resumption come thanks, doubts and late-for-work complaints.
 def category_weights(at: float) -> dict[str, float]:
     if at < PEAK_START:
-        return {"question": 64, "complaint": 13, "relay": 10, "answer": 9, "debate": 2, "dm": 2}
+        return {"question": 68, "complaint": 14, "relay": 10, "answer": 6, "debate": 1, "dm": 1}
     if at < PEAK_END:
-        return {"question": 47, "complaint": 20, "relay": 8, "debate": 9, "answer": 9, "reply": 5, "dm": 2}
+        return {"question": 50, "complaint": 21, "relay": 7, "debate": 11, "answer": 6, "reply": 3, "dm": 2}
     if at < RESUMPTION:
-        return {"question": 38, "complaint": 20, "relay": 6, "debate": 15, "answer": 9, "reply": 8, "dm": 4}
-    return {"tail": 62, "question": 8, "complaint": 8, "answer": 8, "reply": 8, "dm": 6}
+        return {"question": 42, "complaint": 20, "relay": 6, "debate": 17, "answer": 6, "reply": 5, "dm": 4}
+    return {"tail": 76, "answer": 6, "reply": 10, "dm": 8}
 
 
 # --------------------------------------------------------------------------- scripted parts
