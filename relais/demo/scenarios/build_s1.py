@@ -862,14 +862,22 @@ class Builder:
 # Share of each category by phase of the morning. Questions dominate the first
 # minutes; complaints, debate and replies grow as people wait; after
 # resumption come thanks, doubts and late-for-work complaints.
-def category_weights(at: float) -> dict[str, float]:
-    if at < PEAK_START:
-        return {"question": 68, "complaint": 14, "relay": 10, "answer": 6, "debate": 1, "dm": 1}
-    if at < PEAK_END:
-        return {"question": 50, "complaint": 21, "relay": 7, "debate": 11, "answer": 6, "reply": 3, "dm": 2}
-    if at < RESUMPTION:
-        return {"question": 42, "complaint": 20, "relay": 6, "debate": 17, "answer": 6, "reply": 5, "dm": 4}
-    return {"tail": 76, "answer": 6, "reply": 10, "dm": 8}
+PHASES = [
+    (STOPPAGE, PEAK_START, {"question": 68, "complaint": 14, "relay": 10, "answer": 6, "debate": 1, "dm": 1}),
+    (PEAK_START, PEAK_END, {"question": 53, "complaint": 21, "relay": 6, "debate": 10, "answer": 6, "reply": 2, "dm": 2}),
+    (PEAK_END, RESUMPTION, {"question": 45, "complaint": 19, "relay": 5, "debate": 16, "answer": 6, "reply": 5, "dm": 4}),
+    (RESUMPTION, END, {"tail": 76, "answer": 6, "reply": 10, "dm": 8}),
+]
+
+
+def apportion(weights: dict[str, float], n: int) -> list[str]:
+    """Exactly n categories in the given proportions (largest remainder), so the mix does not drift with the seed."""
+    total = sum(weights.values())
+    exact = {k: n * w / total for k, w in weights.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: n - sum(counts.values())]:
+        counts[k] += 1
+    return [k for k, c in counts.items() for _ in range(c)]
 
 
 # --------------------------------------------------------------------------- scripted parts
@@ -976,10 +984,24 @@ def generate(seed: int = SEED) -> list[Message]:
     quiet_hour(b)
 
     scripted = scripted_morning(b)
-    slots: list[tuple[float, object]] = [(rng.uniform(lo, hi), None) for lo, hi, n in BUCKETS for _ in range(n)]
-    # English-speaking passengers: exchange students and visitors, about a dozen.
-    english = set(rng.sample(range(len(slots)), 12))
-    events = sorted([(t, ("gen", i in english)) for i, (t, _) in enumerate(slots)] + [(t, ("script", row)) for t, row in scripted], key=lambda e: e[0])
+    times = sorted(rng.uniform(lo, hi) for lo, hi, n in BUCKETS for _ in range(n))
+    slots: list[tuple[float, str]] = []
+    for lo, hi, weights in PHASES:
+        here = [t for t in times if lo <= t < hi]
+        categories = apportion(weights, len(here))
+        rng.shuffle(categories)
+        slots += zip(here, categories, strict=True)
+
+    # English-speaking passengers (exchange students, visitors): about a dozen
+    # unscripted messages, mostly questions, one complaint, one refund request.
+    def some(categories: set[str], k: int) -> list[int]:
+        return rng.sample([i for i, (_, c) in enumerate(slots) if c in categories], k)
+
+    english = set(some({"question"}, 8) + some({"tail"}, 2) + some({"complaint"}, 1) + some({"dm"}, 1))
+
+    events = [(t, ("gen", (c, i in english))) for i, (t, c) in enumerate(slots)]
+    events += [(t, ("script", row)) for t, row in scripted]
+    events.sort(key=lambda e: e[0])
 
     by_key: dict[str, Message] = {}
     for at, (source, payload) in events:
@@ -989,19 +1011,12 @@ def generate(seed: int = SEED) -> list[Message]:
             msg = Message(at, author.network, kind, author, text, lang, target, category=category, topic=topic)
             by_key[key] = b.emit(msg, rough=rough)
             continue
-        lang = "en" if payload else "fr"
-        weights = category_weights(at)
-        if lang == "en":
-            weights = {k: w for k, w in weights.items() if k in ("question", "complaint", "tail", "answer", "dm")}
-        for _ in range(10):
-            category = rng.choices(list(weights), weights=list(weights.values()))[0]
-            if category == "dm" and lang == "en" and rng.random() < 0.7:
-                continue  # only the odd visitor asks for a refund in private
-            if category == "complaint" and lang == "en" and rng.random() < 0.5:
-                continue
-            made = getattr(b, category)(at, lang)
-            if made is not None:
-                break
+        category, is_english = payload
+        lang = "en" if is_english else "fr"
+        # A reply needs something recent to reply to; without one the person
+        # posts their own question (or, after resumption, their own doubt).
+        if getattr(b, category)(at, lang) is None:
+            getattr(b, "tail" if at >= RESUMPTION else "question")(at, lang)
 
     messages = sorted(b.history, key=lambda m: m.at)
     for n, msg in enumerate(messages, 1):

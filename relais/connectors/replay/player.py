@@ -1,0 +1,83 @@
+"""Plays a scenario into an organisation's accounts, as the networks would have delivered it.
+
+Each line goes to the organisation's account on the line's network (the first account when
+none matches). A sandbox account receives it through the sandbox network, so that citizens'
+posts and our answers show on the sandbox pages; any other account through ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from relais.accounts.models import Organization
+from relais.channels.ingest import ingest
+from relais.channels.models import ChannelAccount
+from relais.common.timeutils import now
+from relais.connectors.replay.connector import ReplayConnector, Scenario, ScenarioError, ScenarioLine
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PlayResult:
+    played: int
+    skipped: int
+
+
+def _accounts_by_network(organization: Organization) -> dict[str, ChannelAccount]:
+    accounts = list(ChannelAccount.objects.filter(organization=organization).order_by("pk"))
+    if not accounts:
+        raise ScenarioError(f"organisation {organization.slug} has no account to play into")
+    mapping = {}
+    for account in accounts:
+        mapping.setdefault(account.network, account)
+    mapping["*"] = accounts[0]
+    return mapping
+
+
+def play(scenario: Scenario, *, organization: Organization, speed: float = 1.0,
+         sleep: Callable[[float], None] = time.sleep, limit: int | None = None,
+         on_message: Callable[[ScenarioLine], None] | None = None) -> PlayResult:
+    """Play the lines in order. `speed` 60 plays an hour in a minute; 0 plays at once."""
+    from relais.connectors.sandbox.network import citizen_post
+
+    accounts = _accounts_by_network(organization)
+    started = time.monotonic()
+    wall_start = now()
+    prefix = f"r{int(wall_start.timestamp())}-"
+    external: dict[str, str] = {}  # scenario id -> the id the network gave it
+    roots: dict[str, str] = {}  # scenario id -> its thread's root scenario id
+    played = skipped = 0
+    first_at = scenario.lines[0].at if scenario.lines else 0.0
+    for line in scenario.lines[:limit]:
+        if speed > 0:
+            due = (line.at - first_at) / speed
+            wait = due - (time.monotonic() - started)
+            if wait > 0:
+                sleep(wait)
+        account = accounts.get(line.network, accounts["*"])
+        roots[line.id] = roots.get(line.reply_to, line.reply_to) if line.reply_to else line.id
+        try:
+            if account.kind == "sandbox":
+                parent = external.get(line.reply_to, "") if line.reply_to else ""
+                post = citizen_post(account=account, handle=line.handle, name=line.name, reach=line.reach,
+                                    text=line.text, private=line.kind == "dm", reply_to=parent)
+                external[line.id] = post.external_id
+            else:
+                # Times are those of the play, so that the inbox looks live.
+                message = replace(ReplayConnector.to_inbound(line, start=now(), prefix=prefix),
+                                  created_at=now())
+                if line.reply_to:
+                    message = replace(message, thread_id=f"{prefix}{roots[line.id]}")
+                ingest(account=account, messages=[message])
+                external[line.id] = message.external_id
+            played += 1
+            if on_message:
+                on_message(line)
+        except Exception:
+            logger.exception("scenario line %s could not be played", line.id)
+            skipped += 1
+    return PlayResult(played=played, skipped=skipped)

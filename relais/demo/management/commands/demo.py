@@ -1,0 +1,52 @@
+"""`relais demo`: migrate, load the demo organisation, start Relais and play scenario S1 live."""
+
+from __future__ import annotations
+
+import threading
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from relais.connectors.replay.connector import load_scenario
+from relais.connectors.replay.player import play
+from relais.demo.setup import DEMO_PASSWORD, SCENARIO_S1, load_demo
+
+
+class Command(BaseCommand):
+    help = "Start Relais with the demo organisation and play the strike-morning scenario into it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--speed", type=float, default=30.0,
+                            help="scenario speed (30: the 5-hour morning in about 11 minutes)")
+        parser.add_argument("--no-replay", action="store_true")
+        parser.add_argument("--reset", action="store_true", help="delete the demo organisation first")
+        parser.add_argument("--setup-only", action="store_true", help="load the demo data and exit")
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        info = load_demo(reset=options["reset"])
+        url = f"http://{options['host']}:{options['port']}/"
+        self.stdout.write(self.style.SUCCESS(f"\nRelais demo: {url}"))
+        self.stdout.write(f"Organisation: {info.organization.name}")
+        self.stdout.write(f"Sign in as any of these, password '{DEMO_PASSWORD}':")
+        for username, role in info.logins:
+            self.stdout.write(f"  {username:<12} {role}")
+        self.stdout.write(f"Citizen side (post as anyone): {url}sandbox/\n")
+        if options["setup_only"]:
+            return
+        if not options["no_replay"]:
+            scenario = load_scenario(SCENARIO_S1)
+            self.stdout.write(f"Playing scenario S1 ({len(scenario.lines)} messages) at x{options['speed']:g}.")
+
+            def _play() -> None:
+                from django.db import connection
+
+                try:
+                    play(scenario, organization=info.organization, speed=options["speed"])
+                finally:
+                    connection.close()
+
+            threading.Thread(target=_play, name="demo-replay", daemon=True).start()
+        call_command("run", host=options["host"], port=options["port"])
