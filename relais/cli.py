@@ -1,6 +1,6 @@
 """The `relais` console command: Django's management commands under one short name.
 
-  relais migrate | run --port N | worker | demo | replay FILE --speed X | createorg ...
+relais migrate | run --port N | worker | demo | replay FILE --speed X | createorg ...
 """
 
 import os

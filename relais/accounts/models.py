@@ -46,8 +46,12 @@ ANSWERING_ROLES = {Role.ADMIN, Role.SUPERVISOR, Role.AGENT}
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
     teams = models.ManyToManyField(Team, blank=True, related_name="members")
 
@@ -90,8 +94,12 @@ class ApiToken(models.Model):
 class AuditEntry(models.Model):
     """One line per outbound word and per sensitive change: who, what, when."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_entries")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
@@ -107,7 +115,9 @@ class AuditEntry(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
 
 
-def audit(*, organization_id: int, actor_id: int | None, action: str, obj=None, text: str = "", data=None) -> AuditEntry:
+def audit(
+    *, organization_id: int, actor_id: int | None, action: str, obj=None, text: str = "", data=None
+) -> AuditEntry:
     return AuditEntry.objects.create(
         organization_id=organization_id,
         actor_id=actor_id,

@@ -151,8 +151,14 @@ class Receipt:
 class ConnectorError(Exception):
     """The one error a connector raises. `permanent` errors are not retried."""
 
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None,
-                 reconnect: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        reconnect: bool = False,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after

@@ -32,7 +32,9 @@ def backoff_seconds(attempts: int) -> float:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
-def delivery_create(*, account: ChannelAccount, outbound: OutboundMessage, max_attempts: int | None = None) -> Delivery:
+def delivery_create(
+    *, account: ChannelAccount, outbound: OutboundMessage, max_attempts: int | None = None
+) -> Delivery:
     from django.conf import settings
 
     from relais.channels.tasks import deliver
@@ -67,7 +69,9 @@ def delivery_attempt(delivery_id: int) -> Delivery | None:
     outbound = OutboundMessage.from_json(delivery.payload)
     try:
         if account.status in (AccountStatus.DISABLED, AccountStatus.RECONNECT):
-            raise ConnectorError(f"account {account} is {account.status}", permanent=False, retry_after=300)
+            raise ConnectorError(
+                f"account {account} is {account.status}", permanent=False, retry_after=300
+            )
         receipt = connector_for(account).send(outbound)
     except ConnectorError as exc:
         _record_failure(delivery, exc)
@@ -81,9 +85,13 @@ def delivery_attempt(delivery_id: int) -> Delivery | None:
             delivery.external_url = receipt.url
             delivery.sent_at = now()
             delivery.last_error = ""
-            delivery.save(update_fields=["state", "external_id", "external_url", "sent_at", "last_error"])
+            delivery.save(
+                update_fields=["state", "external_id", "external_url", "sent_at", "last_error"]
+            )
             if account.status == AccountStatus.ERROR:
-                ChannelAccount.objects.filter(pk=account.pk).update(status=AccountStatus.ACTIVE, last_error="")
+                ChannelAccount.objects.filter(pk=account.pk).update(
+                    status=AccountStatus.ACTIVE, last_error=""
+                )
             delivery_changed.send(sender=Delivery, delivery=delivery)
     return delivery
 
@@ -96,7 +104,11 @@ def _record_failure(delivery: Delivery, exc: ConnectorError) -> None:
             delivery.next_attempt_at = None
         else:
             delivery.state = DeliveryState.PENDING
-            delay = exc.retry_after if exc.retry_after is not None else backoff_seconds(delivery.attempts)
+            delay = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else backoff_seconds(delivery.attempts)
+            )
             delivery.next_attempt_at = now() + timedelta(seconds=delay)
         delivery.save(update_fields=["last_error", "state", "next_attempt_at"])
         if exc.reconnect:
@@ -104,8 +116,13 @@ def _record_failure(delivery: Delivery, exc: ConnectorError) -> None:
                 status=AccountStatus.RECONNECT, last_error=str(exc)[:2000]
             )
         delivery_changed.send(sender=Delivery, delivery=delivery)
-    logger.warning("delivery %s attempt %d failed (%s): %s", delivery.pk, delivery.attempts,
-                   delivery.state, exc)
+    logger.warning(
+        "delivery %s attempt %d failed (%s): %s",
+        delivery.pk,
+        delivery.attempts,
+        delivery.state,
+        exc,
+    )
 
 
 def delivery_retry_now(*, delivery: Delivery) -> None:
@@ -143,11 +160,13 @@ def recover_stuck_sending() -> int:
         idempotent = Capability.IDEMPOTENT_SEND in connector_for(delivery.account).capabilities
         with transaction.atomic():
             if idempotent:
-                changed = Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(
-                    state=DeliveryState.PENDING, next_attempt_at=None
-                )
+                changed = Delivery.objects.filter(
+                    pk=delivery.pk, state=DeliveryState.SENDING
+                ).update(state=DeliveryState.PENDING, next_attempt_at=None)
             else:
-                changed = Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(
+                changed = Delivery.objects.filter(
+                    pk=delivery.pk, state=DeliveryState.SENDING
+                ).update(
                     state=DeliveryState.FAILED,
                     last_error="Interrupted while sending: check the network before retrying.",
                 )

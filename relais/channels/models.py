@@ -35,23 +35,31 @@ def _webhook_secret() -> str:
 class ChannelAccount(models.Model):
     """An account of the organisation on a network, spoken through one connector kind."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="channel_accounts")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="channel_accounts"
+    )
     kind = models.CharField(max_length=32)  # the connector: sandbox, replay, x, meta ...
-    network = models.CharField(max_length=32, choices=Network.choices)  # what it looks like to people
+    network = models.CharField(
+        max_length=32, choices=Network.choices
+    )  # what it looks like to people
     handle = models.CharField(max_length=200)
     name = models.CharField(max_length=200)
     default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
     config = models.JSONField(default=dict, blank=True)
     credentials = EncryptedJSONField(default=dict, blank=True)
     webhook_secret = models.CharField(max_length=64, default=_webhook_secret)
-    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
     last_error = models.TextField(blank=True)
     cursor = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "kind", "handle"], name="account_unique_handle")
+            models.UniqueConstraint(
+                fields=["organization", "kind", "handle"], name="account_unique_handle"
+            )
         ]
 
     def __str__(self) -> str:
@@ -77,7 +85,9 @@ class RawEvent(models.Model):
     account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="raw_events")
     external_id = models.CharField(max_length=200)
     payload = models.JSONField()
-    state = models.CharField(max_length=16, choices=RawEventState.choices, default=RawEventState.PENDING)
+    state = models.CharField(
+        max_length=16, choices=RawEventState.choices, default=RawEventState.PENDING
+    )
     claimed_by = models.CharField(max_length=40, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -88,7 +98,9 @@ class RawEvent(models.Model):
     class Meta:
         constraints = [
             # The second deduplication: a concurrent duplicate loses on this constraint.
-            models.UniqueConstraint(fields=["account", "external_id"], name="rawevent_unique_external")
+            models.UniqueConstraint(
+                fields=["account", "external_id"], name="rawevent_unique_external"
+            )
         ]
         indexes = [
             # Serves the pipeline's claim: the oldest pending events.
@@ -109,7 +121,9 @@ class Delivery(models.Model):
     account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="deliveries")
     idempotency_key = models.CharField(max_length=80, unique=True)
     payload = models.JSONField()  # an OutboundMessage.to_json()
-    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=6)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -86,7 +86,9 @@ def _finish(events: list[RawEvent]) -> None:
 
 
 def _process(events: list[RawEvent]) -> None:
-    batch = Batch(items=[BatchItem(event=e, inbound=InboundMessage.from_json(e.payload)) for e in events])
+    batch = Batch(
+        items=[BatchItem(event=e, inbound=InboundMessage.from_json(e.payload)) for e in events]
+    )
     with transaction.atomic():
         run_steps(batch)
         _finish(events)

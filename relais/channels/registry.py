@@ -20,7 +20,9 @@ def connector_class(kind: str) -> type[Connector]:
     try:
         path = CONNECTORS[kind]
     except KeyError:
-        raise UnknownConnector(f"no connector of kind {kind!r}; known: {sorted(CONNECTORS)}") from None
+        raise UnknownConnector(
+            f"no connector of kind {kind!r}; known: {sorted(CONNECTORS)}"
+        ) from None
     module, _, name = path.rpartition(".")
     return getattr(import_module(module), name)
 

@@ -20,7 +20,11 @@ def process_inbound() -> int:
 @db_task()
 def deliver(delivery_id: int) -> None:
     delivery = delivery_path.delivery_attempt(delivery_id)
-    if delivery is not None and delivery.state == DeliveryState.PENDING and delivery.next_attempt_at:
+    if (
+        delivery is not None
+        and delivery.state == DeliveryState.PENDING
+        and delivery.next_attempt_at
+    ):
         deliver.schedule(args=(delivery_id,), eta=delivery.next_attempt_at)
 
 
@@ -34,6 +38,9 @@ def sweep() -> None:
     for delivery_id in delivery_path.due_deliveries():
         deliver(delivery_id)
     if released or processed or recovered:
-        logger.info("sweep: %d claims released, %d events processed, %d deliveries recovered",
-                    released, processed, recovered)
-
+        logger.info(
+            "sweep: %d claims released, %d events processed, %d deliveries recovered",
+            released,
+            processed,
+            recovered,
+        )

@@ -48,11 +48,16 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
         existing.delete()
         existing = None
     created = existing is None
-    org = existing or Organization.objects.create(slug=DEMO_SLUG, name="STAR Rennes (démo)",
-                                                  timezone="Europe/Paris", language="fr")
+    org = existing or Organization.objects.create(
+        slug=DEMO_SLUG, name="STAR Rennes (démo)", timezone="Europe/Paris", language="fr"
+    )
     teams = {
-        "care": Team.objects.get_or_create(organization=org, slug="care", defaults={"name": "Relation voyageurs"})[0],
-        "press": Team.objects.get_or_create(organization=org, slug="press", defaults={"name": "Presse et crise"})[0],
+        "care": Team.objects.get_or_create(
+            organization=org, slug="care", defaults={"name": "Relation voyageurs"}
+        )[0],
+        "press": Team.objects.get_or_create(
+            organization=org, slug="press", defaults={"name": "Presse et crise"}
+        )[0],
     }
     User = get_user_model()
     logins = []
@@ -61,12 +66,21 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
         if made:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
-        membership, _ = Membership.objects.get_or_create(user=user, organization=org, defaults={"role": role})
+        membership, _ = Membership.objects.get_or_create(
+            user=user, organization=org, defaults={"role": role}
+        )
         membership.teams.set([teams[s] for s in team_slugs])
         logins.append((username, role.label))
     for network, handle, name in ACCOUNTS:
         ChannelAccount.objects.get_or_create(
-            organization=org, kind="sandbox", handle=handle,
-            defaults={"network": network, "name": name, "default_team": teams["care"], "config": {"flavour": network}},
+            organization=org,
+            kind="sandbox",
+            handle=handle,
+            defaults={
+                "network": network,
+                "name": name,
+                "default_team": teams["care"],
+                "config": {"flavour": network},
+            },
         )
     return DemoInfo(organization=org, logins=logins, created=created)

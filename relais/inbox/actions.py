@@ -43,23 +43,31 @@ def conversation_reply(*, conversation: Conversation, membership: Membership, te
     if len(text) > limit:
         raise ValidationError(
             _("The reply is %(length)d characters long; %(network)s allows %(limit)d.")
-            % {"length": len(text), "network": conversation.account.get_network_display(), "limit": limit}
+            % {
+                "length": len(text),
+                "network": conversation.account.get_network_display(),
+                "limit": limit,
+            }
         )
-    answered = (
-        conversation.messages.filter(direction=Direction.IN).order_by("-created_at").first()
-    )
+    answered = conversation.messages.filter(direction=Direction.IN).order_by("-created_at").first()
     kind = MessageKind.DM if conversation.is_private else MessageKind.REPLY
     t = now()
     message = Message.objects.create(
-        organization_id=conversation.organization_id, account=conversation.account,
-        conversation=conversation, direction=Direction.OUT, kind=str(kind),
+        organization_id=conversation.organization_id,
+        account=conversation.account,
+        conversation=conversation,
+        direction=Direction.OUT,
+        kind=str(kind),
         thread_external_id=conversation.thread_external_id,
         reply_to_external_id=answered.external_id if answered else "",
-        sent_by=membership.user, text=text, created_at=t,
+        sent_by=membership.user,
+        text=text,
+        created_at=t,
     )
     outbound = OutboundMessage(
         idempotency_key=f"msg-{message.pk}-{uuid.uuid4().hex[:12]}",
-        kind=kind, text=text,
+        kind=kind,
+        text=text,
         reply_to_id=message.reply_to_external_id or "",
         thread_id=conversation.thread_external_id,
         recipient=conversation.contact.handle if conversation.is_private else "",
@@ -79,16 +87,25 @@ def conversation_reply(*, conversation: Conversation, membership: Membership, te
         fields.append("assignee")
     conversation.save(update_fields=fields)
     audit(
-        organization_id=conversation.organization_id, actor_id=membership.user_id,
-        action="reply.sent", obj=message, text=text,
-        data={"conversation": conversation.pk, "account": conversation.account_id, "delivery": message.delivery_id},
+        organization_id=conversation.organization_id,
+        actor_id=membership.user_id,
+        action="reply.sent",
+        obj=message,
+        text=text,
+        data={
+            "conversation": conversation.pk,
+            "account": conversation.account_id,
+            "delivery": message.delivery_id,
+        },
     )
     _changed(conversation, "replied", membership.user_id)
     return message
 
 
 @transaction.atomic
-def conversation_assign(*, conversation: Conversation, membership: Membership, assignee: Membership | None) -> Conversation:
+def conversation_assign(
+    *, conversation: Conversation, membership: Membership, assignee: Membership | None
+) -> Conversation:
     require_answering(membership)
     if assignee is not None and assignee.organization_id != conversation.organization_id:
         raise PermissionDenied("The assignee is not in this organisation.")
@@ -99,8 +116,10 @@ def conversation_assign(*, conversation: Conversation, membership: Membership, a
         fields.append("status")
     conversation.save(update_fields=fields)
     audit(
-        organization_id=conversation.organization_id, actor_id=membership.user_id,
-        action="conversation.assigned", obj=conversation,
+        organization_id=conversation.organization_id,
+        actor_id=membership.user_id,
+        action="conversation.assigned",
+        obj=conversation,
         text=assignee.user.get_username() if assignee else "",
     )
     _changed(conversation, "assigned", membership.user_id)
@@ -108,7 +127,9 @@ def conversation_assign(*, conversation: Conversation, membership: Membership, a
 
 
 @transaction.atomic
-def conversation_set_status(*, conversation: Conversation, membership: Membership, status: Status) -> Conversation:
+def conversation_set_status(
+    *, conversation: Conversation, membership: Membership, status: Status
+) -> Conversation:
     require_answering(membership)
     if status not in Status.values:
         raise ValidationError(_("Unknown status."))
@@ -116,8 +137,10 @@ def conversation_set_status(*, conversation: Conversation, membership: Membershi
     conversation.closed_at = now() if status == Status.CLOSED else None
     conversation.save(update_fields=["status", "closed_at"])
     audit(
-        organization_id=conversation.organization_id, actor_id=membership.user_id,
-        action=f"conversation.{status}", obj=conversation,
+        organization_id=conversation.organization_id,
+        actor_id=membership.user_id,
+        action=f"conversation.{status}",
+        obj=conversation,
     )
     _changed(conversation, str(status), membership.user_id)
     return conversation
@@ -140,19 +163,31 @@ def message_retry(*, message: Message, membership: Membership) -> None:
     if message.delivery is not None:
         delivery_retry_now(delivery=message.delivery)
         audit(
-            organization_id=message.organization_id, actor_id=membership.user_id,
-            action="reply.retried", obj=message, text=message.text,
+            organization_id=message.organization_id,
+            actor_id=membership.user_id,
+            action="reply.retried",
+            obj=message,
+            text=message.text,
         )
 
 
 @transaction.atomic
-def conversations_bulk(*, membership: Membership, conversations: list[Conversation], action: str,
-                       assignee: Membership | None = None) -> int:
+def conversations_bulk(
+    *,
+    membership: Membership,
+    conversations: list[Conversation],
+    action: str,
+    assignee: Membership | None = None,
+) -> int:
     for conversation in conversations:
         if action == "close":
-            conversation_set_status(conversation=conversation, membership=membership, status=Status.CLOSED)
+            conversation_set_status(
+                conversation=conversation, membership=membership, status=Status.CLOSED
+            )
         elif action == "reopen":
-            conversation_set_status(conversation=conversation, membership=membership, status=Status.OPEN)
+            conversation_set_status(
+                conversation=conversation, membership=membership, status=Status.OPEN
+            )
         elif action == "assign":
             conversation_assign(conversation=conversation, membership=membership, assignee=assignee)
         else:
@@ -166,20 +201,26 @@ def presence_touch(*, conversation: Conversation, membership: Membership) -> lis
     warning never loop."""
     t = now()
     with transaction.atomic():
-        previous = ConversationViewer.objects.filter(conversation=conversation, user=membership.user).first()
+        previous = ConversationViewer.objects.filter(
+            conversation=conversation, user=membership.user
+        ).first()
         arrived = previous is None or previous.last_seen_at < t - PRESENCE_TTL
         ConversationViewer.objects.update_or_create(
             conversation=conversation, user=membership.user, defaults={"last_seen_at": t}
         )
         others = list(
-            ConversationViewer.objects.filter(conversation=conversation, last_seen_at__gte=t - PRESENCE_TTL)
+            ConversationViewer.objects.filter(
+                conversation=conversation, last_seen_at__gte=t - PRESENCE_TTL
+            )
             .exclude(user=membership.user)
             .values_list("user_id", flat=True)
         )
         if arrived:
             send_event_on_commit(
                 conversation.organization_id,
-                Presence(conversation_id=conversation.pk, user_ids=sorted([*others, membership.user_id])),
+                Presence(
+                    conversation_id=conversation.pk, user_ids=sorted([*others, membership.user_id])
+                ),
             )
     return others
 

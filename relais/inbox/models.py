@@ -12,7 +12,9 @@ class Contact(models.Model):
     """An author on a network. The same person writing to two of our accounts on one
     network is one contact."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="contacts")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="contacts"
+    )
     network = models.CharField(max_length=32)
     external_id = models.CharField(max_length=200)
     handle = models.CharField(max_length=200)
@@ -50,17 +52,27 @@ class Priority(models.IntegerChoices):
 class Conversation(models.Model):
     """One author in one thread (or in private messages) with one of our accounts."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="conversations")
-    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="conversations")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="conversations"
+    )
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="conversations"
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     thread_key = models.CharField(max_length=300)
     thread_external_id = models.CharField(max_length=200, blank=True)
     is_private = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
     )
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     preview = models.CharField(max_length=200, blank=True)
     message_count = models.PositiveIntegerField(default=0)
@@ -73,11 +85,16 @@ class Conversation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "thread_key"], name="conversation_unique_thread")
+            models.UniqueConstraint(
+                fields=["account", "thread_key"], name="conversation_unique_thread"
+            )
         ]
         indexes = [
             # Serves the inbox list: one organisation's conversations by status, newest first.
-            models.Index(fields=["organization", "status", "-last_activity_at"], name="conv_org_status_activity"),
+            models.Index(
+                fields=["organization", "status", "-last_activity_at"],
+                name="conv_org_status_activity",
+            ),
             # Serves "assigned to me".
             models.Index(fields=["assignee", "status"], name="conv_assignee_status"),
         ]
@@ -96,20 +113,30 @@ class Direction(models.TextChoices):
 
 
 class Message(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="messages")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="messages"
+    )
     account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="messages")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=16)  # contract.MessageKind
     # Null until an outbound message is accepted by the network.
     external_id = models.CharField(max_length=200, null=True, blank=True)
     thread_external_id = models.CharField(max_length=200, blank=True)
     reply_to_external_id = models.CharField(max_length=200, blank=True)
-    author = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
-    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    author = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     text = models.TextField()
     raw = models.JSONField(default=dict, blank=True)
-    delivery = models.OneToOneField(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="message")
+    delivery = models.OneToOneField(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
+    )
     created_at = models.DateTimeField()  # when it was written, by the network's clock
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -35,7 +35,9 @@ def _contacts(items: list[BatchItem]) -> dict[tuple[int, str, str], Contact]:
     def load() -> dict[tuple[int, str, str], Contact]:
         found = {}
         for (org_id, network), ext_ids in by_org.items():
-            for c in Contact.objects.filter(organization_id=org_id, network=network, external_id__in=ext_ids):
+            for c in Contact.objects.filter(
+                organization_id=org_id, network=network, external_id__in=ext_ids
+            ):
                 found[(org_id, network, c.external_id)] = c
         return found
 
@@ -44,10 +46,18 @@ def _contacts(items: list[BatchItem]) -> dict[tuple[int, str, str], Contact]:
     for key, item in keys.items():
         if key not in found:
             author, t = item.inbound.author, item.inbound.created_at
-            missing.append(Contact(
-                organization_id=key[0], network=key[1], external_id=key[2], handle=author.handle,
-                display_name=author.display_name, reach=author.reach, first_seen_at=t, last_seen_at=t,
-            ))
+            missing.append(
+                Contact(
+                    organization_id=key[0],
+                    network=key[1],
+                    external_id=key[2],
+                    handle=author.handle,
+                    display_name=author.display_name,
+                    reach=author.reach,
+                    first_seen_at=t,
+                    last_seen_at=t,
+                )
+            )
     if missing:
         Contact.objects.bulk_create(missing, ignore_conflicts=True)
         found = load()
@@ -65,7 +75,8 @@ def thread_messages(batch: Batch) -> None:
     for account_id, account_items in by_account.items():
         existing = set(
             Message.objects.filter(
-                account_id=account_id, external_id__in=[i.inbound.external_id for i in account_items]
+                account_id=account_id,
+                external_id__in=[i.inbound.external_id for i in account_items],
             ).values_list("external_id", flat=True)
         )
         for item in account_items:
@@ -97,13 +108,22 @@ def thread_messages(batch: Batch) -> None:
         for key in new_keys:
             item = wanted[key]
             account, inbound = item.event.account, item.inbound
-            contact = contacts[(account.organization_id, account.network, inbound.author.external_id)]
-            fresh.append(Conversation(
-                organization_id=account.organization_id, account_id=account.pk, contact=contact,
-                thread_key=key[1], thread_external_id=inbound.thread_id or inbound.external_id,
-                is_private=inbound.kind == MessageKind.DM, status=Status.NEW,
-                first_message_at=inbound.created_at, last_activity_at=inbound.created_at,
-            ))
+            contact = contacts[
+                (account.organization_id, account.network, inbound.author.external_id)
+            ]
+            fresh.append(
+                Conversation(
+                    organization_id=account.organization_id,
+                    account_id=account.pk,
+                    contact=contact,
+                    thread_key=key[1],
+                    thread_external_id=inbound.thread_id or inbound.external_id,
+                    is_private=inbound.kind == MessageKind.DM,
+                    status=Status.NEW,
+                    first_message_at=inbound.created_at,
+                    last_activity_at=inbound.created_at,
+                )
+            )
         Conversation.objects.bulk_create(fresh, ignore_conflicts=True)
         conversations = load_conversations()
     new_set = set(new_keys)
@@ -117,10 +137,18 @@ def thread_messages(batch: Batch) -> None:
         item.conversation = conversation
         item.new_conversation = key in new_set
         item.message = Message(
-            organization_id=account.organization_id, account_id=account.pk, conversation=conversation,
-            direction=Direction.IN, kind=str(inbound.kind), external_id=inbound.external_id,
-            thread_external_id=inbound.thread_id, reply_to_external_id=inbound.reply_to_id,
-            author=contact, text=inbound.text, raw=inbound.raw, created_at=inbound.created_at,
+            organization_id=account.organization_id,
+            account_id=account.pk,
+            conversation=conversation,
+            direction=Direction.IN,
+            kind=str(inbound.kind),
+            external_id=inbound.external_id,
+            thread_external_id=inbound.thread_id,
+            reply_to_external_id=inbound.reply_to_id,
+            author=contact,
+            text=inbound.text,
+            raw=inbound.raw,
+            created_at=inbound.created_at,
         )
         messages.append(item.message)
     Message.objects.bulk_create(messages)
@@ -138,14 +166,17 @@ def thread_messages(batch: Batch) -> None:
         touched_contacts[contact.pk] = contact
         conversation.message_count += 1
         conversation.last_activity_at = max(conversation.last_activity_at, inbound.created_at)
-        conversation.last_inbound_at = max(conversation.last_inbound_at or inbound.created_at, inbound.created_at)
+        conversation.last_inbound_at = max(
+            conversation.last_inbound_at or inbound.created_at, inbound.created_at
+        )
         conversation.preview = inbound.text[:PREVIEW_LENGTH]
         if conversation.status in (Status.CLOSED, Status.PENDING):
             conversation.status = Status.OPEN
             conversation.closed_at = None
         touched_conversations[conversation.pk] = conversation
     Contact.objects.bulk_update(
-        touched_contacts.values(), ["handle", "display_name", "reach", "last_seen_at", "message_count"]
+        touched_contacts.values(),
+        ["handle", "display_name", "reach", "last_seen_at", "message_count"],
     )
     Conversation.objects.bulk_update(
         touched_conversations.values(),
@@ -178,5 +209,7 @@ def notify_clients(batch: Batch) -> None:
     for org_id, (conv_ids, msg_ids) in by_org.items():
         send_event_on_commit(
             org_id,
-            InboxChanged(conversation_ids=sorted(conv_ids), message_ids=msg_ids, sent_at=time.time()),
+            InboxChanged(
+                conversation_ids=sorted(conv_ids), message_ids=msg_ids, sent_at=time.time()
+            ),
         )

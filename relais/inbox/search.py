@@ -47,7 +47,9 @@ def matching_message_ids(query: str) -> RawSQL | None:
         return None
     if connection.vendor == "sqlite":
         fts = " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
-        return RawSQL("SELECT rowid FROM inbox_message_fts WHERE inbox_message_fts MATCH %s", [fts.strip()])
+        return RawSQL(
+            "SELECT rowid FROM inbox_message_fts WHERE inbox_message_fts MATCH %s", [fts.strip()]
+        )
     if connection.vendor == "postgresql":
         tsquery = " & ".join(w.replace("'", "") for w in words[:-1])
         last = words[-1].replace("'", "") + ":*"
@@ -66,6 +68,8 @@ def install(schema_editor) -> None:
 
 
 def uninstall(schema_editor) -> None:
-    statements = SQLITE_FTS_DROP if schema_editor.connection.vendor == "sqlite" else POSTGRES_FTS_DROP
+    statements = (
+        SQLITE_FTS_DROP if schema_editor.connection.vendor == "sqlite" else POSTGRES_FTS_DROP
+    )
     for sql in statements:
         schema_editor.execute(sql)

@@ -21,7 +21,9 @@ class ConversationFilters:
     q: str = ""
 
 
-def conversation_list(*, membership: Membership, filters: ConversationFilters) -> QuerySet[Conversation]:
+def conversation_list(
+    *, membership: Membership, filters: ConversationFilters
+) -> QuerySet[Conversation]:
     qs = Conversation.objects.filter(organization_id=membership.organization_id)
     if filters.status == "all":
         pass
@@ -51,16 +53,22 @@ def conversation_list(*, membership: Membership, filters: ConversationFilters) -
 
 
 def conversation_messages(*, conversation: Conversation) -> QuerySet[Message]:
-    return conversation.messages.select_related("author", "sent_by", "delivery").order_by("created_at", "pk")
+    return conversation.messages.select_related("author", "sent_by", "delivery").order_by(
+        "created_at", "pk"
+    )
 
 
 def conversation_notes(*, conversation: Conversation) -> QuerySet[Note]:
     return conversation.notes.select_related("author").order_by("created_at")
 
 
-def contact_other_conversations(*, conversation: Conversation, limit: int = 10) -> QuerySet[Conversation]:
+def contact_other_conversations(
+    *, conversation: Conversation, limit: int = 10
+) -> QuerySet[Conversation]:
     return (
-        Conversation.objects.filter(organization_id=conversation.organization_id, contact=conversation.contact)
+        Conversation.objects.filter(
+            organization_id=conversation.organization_id, contact=conversation.contact
+        )
         .exclude(pk=conversation.pk)
         .select_related("account")
         .order_by("-last_activity_at")[:limit]

@@ -34,8 +34,12 @@ def _int(value: str | None) -> int | None:
 def _filters(request: HttpRequest) -> selectors.ConversationFilters:
     g = request.GET
     return selectors.ConversationFilters(
-        status=g.get("status", ""), account_id=_int(g.get("account")), team_id=_int(g.get("team")),
-        mine=g.get("mine") == "1", unassigned=g.get("unassigned") == "1", q=g.get("q", "").strip()[:200],
+        status=g.get("status", ""),
+        account_id=_int(g.get("account")),
+        team_id=_int(g.get("team")),
+        mine=g.get("mine") == "1",
+        unassigned=g.get("unassigned") == "1",
+        q=g.get("q", "").strip()[:200],
     )
 
 
@@ -43,12 +47,20 @@ def _filters(request: HttpRequest) -> selectors.ConversationFilters:
 def conversation_list_view(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     filters = _filters(request)
-    conversations = list(selectors.conversation_list(membership=membership, filters=filters)[:PAGE_SIZE])
+    conversations = list(
+        selectors.conversation_list(membership=membership, filters=filters)[:PAGE_SIZE]
+    )
     context = {
-        "conversations": conversations, "filters": filters, "statuses": Status.choices,
-        "accounts": ChannelAccount.objects.filter(organization_id=membership.organization_id).order_by("name"),
+        "conversations": conversations,
+        "filters": filters,
+        "statuses": Status.choices,
+        "accounts": ChannelAccount.objects.filter(
+            organization_id=membership.organization_id
+        ).order_by("name"),
         "teams": membership.organization.teams.order_by("name"),
-        "members": Membership.objects.filter(organization_id=membership.organization_id).select_related("user"),
+        "members": Membership.objects.filter(
+            organization_id=membership.organization_id
+        ).select_related("user"),
         "query": request.GET.urlencode(),
     }
     if request.htmx and request.GET.get("fragment") == "list":
@@ -60,15 +72,19 @@ def _conversation_context(membership: Membership, conversation) -> dict:
     messages = list(selectors.conversation_messages(conversation=conversation))
     notes = list(selectors.conversation_notes(conversation=conversation))
     timeline = sorted(
-        [("message", m.created_at, m) for m in messages] + [("note", n.created_at, n) for n in notes],
+        [("message", m.created_at, m) for m in messages]
+        + [("note", n.created_at, n) for n in notes],
         key=lambda entry: entry[1],
     )
     return {
-        "conversation": conversation, "timeline": timeline,
+        "conversation": conversation,
+        "timeline": timeline,
         "others": selectors.contact_other_conversations(conversation=conversation),
         "members": Membership.objects.filter(organization_id=membership.organization_id)
-        .select_related("user").order_by("user__username"),
-        "limit": conversation.account.message_length, "statuses": Status.choices,
+        .select_related("user")
+        .order_by("user__username"),
+        "limit": conversation.account.message_length,
+        "statuses": Status.choices,
         "can_answer": membership.can_answer,
     }
 
@@ -77,7 +93,9 @@ def _conversation_context(membership: Membership, conversation) -> dict:
 def conversation_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
-    return render(request, "inbox/conversation.html", _conversation_context(membership, conversation))
+    return render(
+        request, "inbox/conversation.html", _conversation_context(membership, conversation)
+    )
 
 
 @login_required
@@ -88,8 +106,15 @@ def thread_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return render(request, template, _conversation_context(membership, conversation))
 
 
-def _after_write(request: HttpRequest, membership: Membership, conversation_id: int, *, part: str = "thread",
-                 error: str = "", draft: str = "") -> HttpResponse:
+def _after_write(
+    request: HttpRequest,
+    membership: Membership,
+    conversation_id: int,
+    *,
+    part: str = "thread",
+    error: str = "",
+    draft: str = "",
+) -> HttpResponse:
     """htmx: the changed fragment (or the error where the composer shows it); without
     JavaScript: back to the page, or the page with the error and the draft kept."""
     conversation = access_conversation(membership, conversation_id)
@@ -101,7 +126,9 @@ def _after_write(request: HttpRequest, membership: Membership, conversation_id: 
             response["HX-Reswap"] = "innerHTML"
             response["X-Relais-Error"] = "1"
             return response
-        return render(request, "inbox/_side.html" if part == "side" else "inbox/_thread.html", context)
+        return render(
+            request, "inbox/_side.html" if part == "side" else "inbox/_thread.html", context
+        )
     if error:
         context.update(error=error, draft=draft)
         return render(request, "inbox/conversation.html", context, status=400)
@@ -117,7 +144,9 @@ def reply_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
     try:
         actions.conversation_reply(conversation=conversation, membership=membership, text=text)
     except ValidationError as exc:
-        return _after_write(request, membership, conversation_id, error=" ".join(exc.messages), draft=text)
+        return _after_write(
+            request, membership, conversation_id, error=" ".join(exc.messages), draft=text
+        )
     return _after_write(request, membership, conversation_id)
 
 
@@ -140,7 +169,9 @@ def status_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
     status = request.POST.get("status", "")
     if status not in Status.values:
         return HttpResponse("Unknown status.", status=400, content_type="text/plain")
-    actions.conversation_set_status(conversation=conversation, membership=membership, status=Status(status))
+    actions.conversation_set_status(
+        conversation=conversation, membership=membership, status=Status(status)
+    )
     return _after_write(request, membership, conversation_id, part="side")
 
 
@@ -150,7 +181,9 @@ def note_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     try:
-        actions.note_add(conversation=conversation, membership=membership, text=request.POST.get("text", ""))
+        actions.note_add(
+            conversation=conversation, membership=membership, text=request.POST.get("text", "")
+        )
     except ValidationError as exc:
         return _after_write(request, membership, conversation_id, error=" ".join(exc.messages))
     return _after_write(request, membership, conversation_id)
@@ -165,7 +198,9 @@ def presence_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
         actions.presence_leave(conversation=conversation, membership=membership)
         return HttpResponse(status=204)
     others = actions.presence_touch(conversation=conversation, membership=membership)
-    viewers = Membership.objects.filter(organization_id=membership.organization_id, user_id__in=others).select_related("user")
+    viewers = Membership.objects.filter(
+        organization_id=membership.organization_id, user_id__in=others
+    ).select_related("user")
     return render(request, "inbox/_presence.html", {"viewers": viewers})
 
 
@@ -173,7 +208,11 @@ def presence_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 def retry_view(request: HttpRequest, message_id: int) -> HttpResponse:
     membership = _membership(request)
-    message = Message.objects.filter(organization_id=membership.organization_id, pk=message_id).select_related("delivery").first()
+    message = (
+        Message.objects.filter(organization_id=membership.organization_id, pk=message_id)
+        .select_related("delivery")
+        .first()
+    )
     if message is None:
         raise Http404("No such message.")
     actions.message_retry(message=message, membership=membership)
@@ -190,7 +229,9 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
     assignee_id = _int(request.POST.get("assignee"))
     assignee = access_member(membership, assignee_id) if assignee_id else None
     try:
-        actions.conversations_bulk(membership=membership, conversations=conversations, action=action, assignee=assignee)
+        actions.conversations_bulk(
+            membership=membership, conversations=conversations, action=action, assignee=assignee
+        )
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
     return redirect(f"/inbox/?{request.POST.get('query', '')}")

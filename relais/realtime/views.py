@@ -48,7 +48,9 @@ async def events(request: HttpRequest) -> HttpResponse:
     membership = await sync_to_async(current_membership)(request, user)
     if membership is None:
         return HttpResponse("No organisation.", status=403, content_type="text/plain")
-    response = StreamingHttpResponse(_stream(membership.organization_id), content_type="text/event-stream")
+    response = StreamingHttpResponse(
+        _stream(membership.organization_id), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

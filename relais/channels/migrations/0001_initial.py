@@ -7,82 +7,184 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChannelAccount',
+            name="ChannelAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32)),
-                ('network', models.CharField(choices=[('x', 'X'), ('facebook', 'Facebook'), ('instagram', 'Instagram'), ('bluesky', 'Bluesky'), ('mastodon', 'Mastodon'), ('whatsapp', 'WhatsApp'), ('matrix', 'Matrix'), ('email', 'E-mail'), ('sms', 'SMS')], max_length=32)),
-                ('handle', models.CharField(max_length=200)),
-                ('name', models.CharField(max_length=200)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('credentials', relais.common.crypto.EncryptedJSONField(blank=True, default=dict)),
-                ('webhook_secret', models.CharField(default=relais.channels.models._webhook_secret, max_length=64)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('error', 'Error'), ('reconnect', 'Must be reconnected'), ('disabled', 'Disabled')], default='active', max_length=16)),
-                ('last_error', models.TextField(blank=True)),
-                ('cursor', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('default_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='accounts.team')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='channel_accounts', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=32)),
+                (
+                    "network",
+                    models.CharField(
+                        choices=[
+                            ("x", "X"),
+                            ("facebook", "Facebook"),
+                            ("instagram", "Instagram"),
+                            ("bluesky", "Bluesky"),
+                            ("mastodon", "Mastodon"),
+                            ("whatsapp", "WhatsApp"),
+                            ("matrix", "Matrix"),
+                            ("email", "E-mail"),
+                            ("sms", "SMS"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("handle", models.CharField(max_length=200)),
+                ("name", models.CharField(max_length=200)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("credentials", relais.common.crypto.EncryptedJSONField(blank=True, default=dict)),
+                (
+                    "webhook_secret",
+                    models.CharField(default=relais.channels.models._webhook_secret, max_length=64),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("error", "Error"),
+                            ("reconnect", "Must be reconnected"),
+                            ("disabled", "Disabled"),
+                        ],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                ("cursor", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "default_team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channel_accounts",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(max_length=80, unique=True)),
-                ('payload', models.JSONField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('max_attempts', models.PositiveSmallIntegerField(default=6)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('external_id', models.CharField(blank=True, max_length=200)),
-                ('external_url', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='channels.channelaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=80, unique=True)),
+                ("payload", models.JSONField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("max_attempts", models.PositiveSmallIntegerField(default=6)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("external_id", models.CharField(blank=True, max_length=200)),
+                ("external_url", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="channels.channelaccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RawEvent',
+            name="RawEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('payload', models.JSONField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('claimed_by', models.CharField(blank=True, max_length=40)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='raw_events', to='channels.channelaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=200)),
+                ("payload", models.JSONField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("claimed_by", models.CharField(blank=True, max_length=40)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="raw_events",
+                        to="channels.channelaccount",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='channelaccount',
-            constraint=models.UniqueConstraint(fields=('organization', 'kind', 'handle'), name='account_unique_handle'),
+            model_name="channelaccount",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "kind", "handle"), name="account_unique_handle"
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['state', 'next_attempt_at'], name='delivery_due'),
+            model_name="delivery",
+            index=models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
         ),
         migrations.AddIndex(
-            model_name='rawevent',
-            index=models.Index(fields=['state', 'id'], name='rawevent_state_id'),
+            model_name="rawevent",
+            index=models.Index(fields=["state", "id"], name="rawevent_state_id"),
         ),
         migrations.AddConstraint(
-            model_name='rawevent',
-            constraint=models.UniqueConstraint(fields=('account', 'external_id'), name='rawevent_unique_external'),
+            model_name="rawevent",
+            constraint=models.UniqueConstraint(
+                fields=("account", "external_id"), name="rawevent_unique_external"
+            ),
         ),
     ]

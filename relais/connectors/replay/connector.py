@@ -52,10 +52,17 @@ def parse_line(data: dict[str, Any], number: int) -> ScenarioLine:
         author = data["author"]
         kind = MessageKind(data.get("kind", "mention"))
         return ScenarioLine(
-            at=float(data["at"]), id=str(data["id"]), network=str(data.get("network", "x")), kind=kind,
-            handle=str(author["handle"]).lstrip("@"), name=str(author.get("name", "")),
-            reach=int(author.get("reach", 0)), text=str(data["text"]),
-            reply_to=str(data.get("reply_to") or ""), lang=str(data.get("lang") or ""), raw=data,
+            at=float(data["at"]),
+            id=str(data["id"]),
+            network=str(data.get("network", "x")),
+            kind=kind,
+            handle=str(author["handle"]).lstrip("@"),
+            name=str(author.get("name", "")),
+            reach=int(author.get("reach", 0)),
+            text=str(data["text"]),
+            reply_to=str(data.get("reply_to") or ""),
+            lang=str(data.get("lang") or ""),
+            raw=data,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ScenarioError(f"line {number}: {type(exc).__name__}: {exc}") from exc
@@ -96,9 +103,17 @@ class ReplayConnector(Connector):
         external_id = f"{prefix}{line.id}"
         reply_to = f"{prefix}{line.reply_to}" if line.reply_to else ""
         return InboundMessage(
-            external_id=external_id, kind=line.kind,
-            author=Author(external_id=line.handle.lower(), handle=line.handle, display_name=line.name,
-                          reach=line.reach),
-            text=line.text, created_at=start + timedelta(seconds=line.at),
-            thread_id=reply_to, reply_to_id=reply_to, raw=line.raw,
+            external_id=external_id,
+            kind=line.kind,
+            author=Author(
+                external_id=line.handle.lower(),
+                handle=line.handle,
+                display_name=line.name,
+                reach=line.reach,
+            ),
+            text=line.text,
+            created_at=start + timedelta(seconds=line.at),
+            thread_id=reply_to,
+            reply_to_id=reply_to,
+            raw=line.raw,
         )

@@ -16,7 +16,12 @@ from relais.accounts.models import Organization
 from relais.channels.ingest import ingest
 from relais.channels.models import ChannelAccount
 from relais.common.timeutils import now
-from relais.connectors.replay.connector import ReplayConnector, Scenario, ScenarioError, ScenarioLine
+from relais.connectors.replay.connector import (
+    ReplayConnector,
+    Scenario,
+    ScenarioError,
+    ScenarioLine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +43,15 @@ def _accounts_by_network(organization: Organization) -> dict[str, ChannelAccount
     return mapping
 
 
-def play(scenario: Scenario, *, organization: Organization, speed: float = 1.0,
-         sleep: Callable[[float], None] = time.sleep, limit: int | None = None,
-         on_message: Callable[[ScenarioLine], None] | None = None) -> PlayResult:
+def play(
+    scenario: Scenario,
+    *,
+    organization: Organization,
+    speed: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    limit: int | None = None,
+    on_message: Callable[[ScenarioLine], None] | None = None,
+) -> PlayResult:
     """Play the lines in order. `speed` 60 plays an hour in a minute; 0 plays at once."""
     from relais.connectors.sandbox.network import citizen_post
 
@@ -63,13 +74,21 @@ def play(scenario: Scenario, *, organization: Organization, speed: float = 1.0,
         try:
             if account.kind == "sandbox":
                 parent = external.get(line.reply_to, "") if line.reply_to else ""
-                post = citizen_post(account=account, handle=line.handle, name=line.name, reach=line.reach,
-                                    text=line.text, private=line.kind == "dm", reply_to=parent)
+                post = citizen_post(
+                    account=account,
+                    handle=line.handle,
+                    name=line.name,
+                    reach=line.reach,
+                    text=line.text,
+                    private=line.kind == "dm",
+                    reply_to=parent,
+                )
                 external[line.id] = post.external_id
             else:
                 # Times are those of the play, so that the inbox looks live.
-                message = replace(ReplayConnector.to_inbound(line, start=now(), prefix=prefix),
-                                  created_at=now())
+                message = replace(
+                    ReplayConnector.to_inbound(line, start=now(), prefix=prefix), created_at=now()
+                )
                 if line.reply_to:
                     message = replace(message, thread_id=f"{prefix}{roots[line.id]}")
                 ingest(account=account, messages=[message])

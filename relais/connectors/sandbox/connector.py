@@ -36,13 +36,20 @@ class SandboxConnector(Connector):
     kind = "sandbox"
     label = "Sandbox"
     capabilities = frozenset(
-        {Capability.WEBHOOK, Capability.REPLY, Capability.PUBLISH, Capability.DIRECT_MESSAGE,
-         Capability.IDEMPOTENT_SEND}
+        {
+            Capability.WEBHOOK,
+            Capability.REPLY,
+            Capability.PUBLISH,
+            Capability.DIRECT_MESSAGE,
+            Capability.IDEMPOTENT_SEND,
+        }
     )
     limits = FLAVOUR_LIMITS["x"]
 
     def effective_limits(self) -> Limits:
-        return FLAVOUR_LIMITS.get(self.account.config.get("flavour", self.account.network), self.limits)
+        return FLAVOUR_LIMITS.get(
+            self.account.config.get("flavour", self.account.network), self.limits
+        )
 
     def send(self, message: OutboundMessage) -> Receipt:
         config = self.account.config or {}
@@ -54,7 +61,11 @@ class SandboxConnector(Connector):
         if existing is not None:
             return self._receipt(existing)
         limits = self.effective_limits()
-        limit = limits.direct_message_length if message.kind == MessageKind.DM else limits.message_length
+        limit = (
+            limits.direct_message_length
+            if message.kind == MessageKind.DM
+            else limits.message_length
+        )
         if limit and len(message.text) > limit:
             raise ConnectorError(f"text longer than {limit} characters", permanent=True)
         parent = None
@@ -64,11 +75,17 @@ class SandboxConnector(Connector):
         try:
             with transaction.atomic():
                 post = SandboxPost.objects.create(
-                    account=self.account, author_handle=self.account.handle, author_name=self.account.name,
-                    from_organization=True, is_private=message.kind == MessageKind.DM,
+                    account=self.account,
+                    author_handle=self.account.handle,
+                    author_name=self.account.name,
+                    from_organization=True,
+                    is_private=message.kind == MessageKind.DM,
                     correspondent=message.recipient if message.kind == MessageKind.DM else "",
-                    text=message.text, reply_to=parent, thread_root=parent.root if parent else None,
-                    idempotency_key=message.idempotency_key, created_at=now(),
+                    text=message.text,
+                    reply_to=parent,
+                    thread_root=parent.root if parent else None,
+                    idempotency_key=message.idempotency_key,
+                    created_at=now(),
                 )
         except IntegrityError:
             # Two workers raced on the same key: the network kept the first.
@@ -76,8 +93,11 @@ class SandboxConnector(Connector):
         return self._receipt(post)
 
     def _receipt(self, post: SandboxPost) -> Receipt:
-        return Receipt(external_id=post.external_id, url=f"/sandbox/{self.account.pk}/#p{post.pk}",
-                       thread_id=post.root.external_id)
+        return Receipt(
+            external_id=post.external_id,
+            url=f"/sandbox/{self.account.pk}/#p{post.pk}",
+            thread_id=post.root.external_id,
+        )
 
     @staticmethod
     def to_inbound(post: SandboxPost) -> InboundMessage:
@@ -88,10 +108,16 @@ class SandboxConnector(Connector):
         else:
             kind = MessageKind.MENTION
         return InboundMessage(
-            external_id=post.external_id, kind=kind,
-            author=Author(external_id=post.author_handle.lower(), handle=post.author_handle,
-                          display_name=post.author_name, reach=post.author_reach),
-            text=post.text, created_at=post.created_at,
+            external_id=post.external_id,
+            kind=kind,
+            author=Author(
+                external_id=post.author_handle.lower(),
+                handle=post.author_handle,
+                display_name=post.author_name,
+                reach=post.author_reach,
+            ),
+            text=post.text,
+            created_at=post.created_at,
             thread_id="" if post.is_private else post.root.external_id,
             reply_to_id=post.reply_to.external_id if post.reply_to_id else "",
             raw={"sandbox_post": post.pk},

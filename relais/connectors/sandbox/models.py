@@ -7,7 +7,9 @@ from relais.channels.models import ChannelAccount
 
 class SandboxPost(models.Model):
     # The organisation's account this post is addressed to, or written by.
-    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="sandbox_posts")
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="sandbox_posts"
+    )
     author_handle = models.CharField(max_length=200)
     author_name = models.CharField(max_length=200, blank=True)
     author_reach = models.PositiveIntegerField(default=0)
@@ -16,8 +18,12 @@ class SandboxPost(models.Model):
     # For a private message: the citizen in the conversation (the other side).
     correspondent = models.CharField(max_length=200, blank=True)
     text = models.TextField()
-    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
-    thread_root = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    thread_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The network deduplicates sends on this key: a retried send returns the first post.
     idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
     created_at = models.DateTimeField()

@@ -17,8 +17,17 @@ from relais.connectors.sandbox.models import SandboxPost, post_id
 MAX_TEXT = 100_000  # the sandbox is generous; Relais must cope with long texts
 
 
-def citizen_post(*, account: ChannelAccount, handle: str, text: str, name: str = "", reach: int = 0,
-                 private: bool = False, reply_to: str = "", created_at: datetime | None = None) -> SandboxPost:
+def citizen_post(
+    *,
+    account: ChannelAccount,
+    handle: str,
+    text: str,
+    name: str = "",
+    reach: int = 0,
+    private: bool = False,
+    reply_to: str = "",
+    created_at: datetime | None = None,
+) -> SandboxPost:
     handle = handle.strip().lstrip("@")
     if not handle:
         raise ValidationError("A handle is needed.")
@@ -34,20 +43,29 @@ def citizen_post(*, account: ChannelAccount, handle: str, text: str, name: str =
             raise ValidationError("The post answered does not exist.")
     with transaction.atomic():
         post = SandboxPost.objects.create(
-            account=account, author_handle=handle, author_name=name.strip(), author_reach=max(reach, 0),
-            is_private=private, correspondent=handle if private else "", text=text,
-            reply_to=parent, thread_root=parent.root if parent else None,
+            account=account,
+            author_handle=handle,
+            author_name=name.strip(),
+            author_reach=max(reach, 0),
+            is_private=private,
+            correspondent=handle if private else "",
+            text=text,
+            reply_to=parent,
+            thread_root=parent.root if parent else None,
             created_at=created_at or now(),
         )
         ingest(account=account, messages=[SandboxConnector.to_inbound(post)])
     return post
 
 
-def public_timeline(account: ChannelAccount, limit: int = 100) -> list[tuple[SandboxPost, list[SandboxPost]]]:
+def public_timeline(
+    account: ChannelAccount, limit: int = 100
+) -> list[tuple[SandboxPost, list[SandboxPost]]]:
     """Root posts, newest first, each with its replies in order."""
     roots = list(
-        SandboxPost.objects.filter(account=account, is_private=False, thread_root__isnull=True)
-        .order_by("-created_at", "-pk")[:limit]
+        SandboxPost.objects.filter(
+            account=account, is_private=False, thread_root__isnull=True
+        ).order_by("-created_at", "-pk")[:limit]
     )
     replies: dict[int, list[SandboxPost]] = {r.pk: [] for r in roots}
     for reply in SandboxPost.objects.filter(thread_root__in=roots).order_by("created_at", "pk"):
@@ -57,13 +75,16 @@ def public_timeline(account: ChannelAccount, limit: int = 100) -> list[tuple[San
 
 def private_thread(account: ChannelAccount, handle: str) -> list[SandboxPost]:
     return list(
-        SandboxPost.objects.filter(account=account, is_private=True, correspondent__iexact=handle)
-        .order_by("created_at", "pk")
+        SandboxPost.objects.filter(
+            account=account, is_private=True, correspondent__iexact=handle
+        ).order_by("created_at", "pk")
     )
 
 
 def private_correspondents(account: ChannelAccount) -> list[str]:
     return list(
         SandboxPost.objects.filter(account=account, is_private=True)
-        .values_list("correspondent", flat=True).distinct().order_by("correspondent")
+        .values_list("correspondent", flat=True)
+        .distinct()
+        .order_by("correspondent")
     )

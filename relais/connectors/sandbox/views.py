@@ -12,7 +12,11 @@ from relais.connectors.sandbox import network
 
 
 def _sandbox_accounts():
-    return ChannelAccount.objects.filter(kind="sandbox").select_related("organization").order_by("organization__name", "name")
+    return (
+        ChannelAccount.objects.filter(kind="sandbox")
+        .select_related("organization")
+        .order_by("organization__name", "name")
+    )
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -23,7 +27,12 @@ def index(request: HttpRequest) -> HttpResponse:
 def timeline(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(ChannelAccount, pk=account_id, kind="sandbox")
     error = ""
-    form = {"handle": request.COOKIES.get("sandbox_handle", ""), "name": "", "reach": "100", "text": ""}
+    form = {
+        "handle": request.COOKIES.get("sandbox_handle", ""),
+        "name": "",
+        "reach": "100",
+        "text": "",
+    }
     if request.method == "POST":
         form = {k: request.POST.get(k, "") for k in ("handle", "name", "reach", "text", "reply_to")}
         private = request.POST.get("private") == "on"
@@ -32,27 +41,54 @@ def timeline(request: HttpRequest, account_id: int) -> HttpResponse:
         except ValueError:
             reach = 0
         try:
-            network.citizen_post(account=account, handle=form["handle"], name=form["name"], reach=reach,
-                                 text=form["text"], private=private, reply_to=form.get("reply_to", ""))
+            network.citizen_post(
+                account=account,
+                handle=form["handle"],
+                name=form["name"],
+                reach=reach,
+                text=form["text"],
+                private=private,
+                reply_to=form.get("reply_to", ""),
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
-            target = (f"/sandbox/{account.pk}/dm/{form['handle'].strip().lstrip('@')}/" if private
-                      else f"/sandbox/{account.pk}/")
+            target = (
+                f"/sandbox/{account.pk}/dm/{form['handle'].strip().lstrip('@')}/"
+                if private
+                else f"/sandbox/{account.pk}/"
+            )
             response = redirect(target)
-            response.set_cookie("sandbox_handle", form["handle"].strip().lstrip("@"), samesite="Lax")
+            response.set_cookie(
+                "sandbox_handle", form["handle"].strip().lstrip("@"), samesite="Lax"
+            )
             return response
-    context = {"account": account, "accounts": _sandbox_accounts(), "form": form, "error": error,
-               "correspondents": network.private_correspondents(account)}
+    context = {
+        "account": account,
+        "accounts": _sandbox_accounts(),
+        "form": form,
+        "error": error,
+        "correspondents": network.private_correspondents(account),
+    }
     if request.headers.get("HX-Request") and request.GET.get("fragment") == "posts":
-        return render(request, "sandbox/_posts.html", {**context, "threads": network.public_timeline(account)})
-    return render(request, "sandbox/timeline.html", {**context, "threads": network.public_timeline(account)},
-                  status=400 if error else 200)
+        return render(
+            request, "sandbox/_posts.html", {**context, "threads": network.public_timeline(account)}
+        )
+    return render(
+        request,
+        "sandbox/timeline.html",
+        {**context, "threads": network.public_timeline(account)},
+        status=400 if error else 200,
+    )
 
 
 def private(request: HttpRequest, account_id: int, handle: str) -> HttpResponse:
     account = get_object_or_404(ChannelAccount, pk=account_id, kind="sandbox")
-    context = {"account": account, "handle": handle, "posts": network.private_thread(account, handle)}
+    context = {
+        "account": account,
+        "handle": handle,
+        "posts": network.private_thread(account, handle),
+    }
     if request.headers.get("HX-Request"):
         return render(request, "sandbox/_private_posts.html", context)
     return render(request, "sandbox/private.html", context)

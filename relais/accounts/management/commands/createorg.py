@@ -25,14 +25,22 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if Organization.objects.filter(slug=options["slug"]).exists():
             raise CommandError(f"An organisation {options['slug']!r} exists already.")
-        org = Organization.objects.create(slug=options["slug"], name=options["name"],
-                                          timezone=options["timezone"], language=options["language"])
+        org = Organization.objects.create(
+            slug=options["slug"],
+            name=options["name"],
+            timezone=options["timezone"],
+            language=options["language"],
+        )
         User = get_user_model()
         user = User.objects.filter(username=options["admin"]).first()
         if user is None:
             password = options["password"] or getpass.getpass(f"Password for {options['admin']}: ")
             if len(password) < 8:
                 raise CommandError("The password needs at least 8 characters.")
-            user = User.objects.create_user(username=options["admin"], email=options["email"], password=password)
+            user = User.objects.create_user(
+                username=options["admin"], email=options["email"], password=password
+            )
         Membership.objects.create(user=user, organization=org, role=Role.ADMIN)
-        self.stdout.write(f"Organisation {org.slug} created; {user.get_username()} is its administrator.")
+        self.stdout.write(
+            f"Organisation {org.slug} created; {user.get_username()} is its administrator."
+        )

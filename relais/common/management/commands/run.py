@@ -24,10 +24,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("RELAIS_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("RELAIS_PORT", "8000")))
-        parser.add_argument("--web-processes", type=int, default=int(os.environ.get("RELAIS_WEB_PROCESSES", "2")),
-                            help="with REDIS_URL only")
-        parser.add_argument("--worker-processes", type=int,
-                            default=int(os.environ.get("RELAIS_WORKER_PROCESSES", "2")), help="with REDIS_URL only")
+        parser.add_argument(
+            "--web-processes",
+            type=int,
+            default=int(os.environ.get("RELAIS_WEB_PROCESSES", "2")),
+            help="with REDIS_URL only",
+        )
+        parser.add_argument(
+            "--worker-processes",
+            type=int,
+            default=int(os.environ.get("RELAIS_WORKER_PROCESSES", "2")),
+            help="with REDIS_URL only",
+        )
         parser.add_argument("--log-level", default="warning")
 
     def handle(self, *args, **options):
@@ -42,24 +50,47 @@ class Command(BaseCommand):
         autodiscover_modules("tasks")
         consumer = HUEY.create_consumer(**settings.HUEY.get("consumer", {}), periodic=True)
         consumer.start()
-        self.stdout.write(f"Relais (embedded) on http://{options['host']}:{options['port']}/ "
-                          f"with {consumer.workers} worker threads")
+        self.stdout.write(
+            f"Relais (embedded) on http://{options['host']}:{options['port']}/ "
+            f"with {consumer.workers} worker threads"
+        )
         try:
-            uvicorn.run("config.asgi:application", host=options["host"], port=options["port"],
-                        log_level=options["log_level"], lifespan="off", timeout_graceful_shutdown=2)
+            uvicorn.run(
+                "config.asgi:application",
+                host=options["host"],
+                port=options["port"],
+                log_level=options["log_level"],
+                lifespan="off",
+                timeout_graceful_shutdown=2,
+            )
         finally:
             consumer.stop(graceful=True)
 
     def _run_group(self, options) -> None:
         python = sys.executable
-        web = [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
-               "--port", str(options["port"]), "--workers", str(options["web_processes"]),
-               "--lifespan", "off", "--log-level", options["log_level"]]
+        web = [
+            python,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            options["host"],
+            "--port",
+            str(options["port"]),
+            "--workers",
+            str(options["web_processes"]),
+            "--lifespan",
+            "off",
+            "--log-level",
+            options["log_level"],
+        ]
         worker = [python, "-m", "relais.cli", "worker"]
         processes = [subprocess.Popen(web)]  # noqa: S603 - our own interpreter and arguments
         processes += [subprocess.Popen(worker) for _ in range(options["worker_processes"])]  # noqa: S603
-        self.stdout.write(f"Relais on http://{options['host']}:{options['port']}/: "
-                          f"{options['web_processes']} web and {options['worker_processes']} worker processes")
+        self.stdout.write(
+            f"Relais on http://{options['host']}:{options['port']}/: "
+            f"{options['web_processes']} web and {options['worker_processes']} worker processes"
+        )
 
         def stop(signum, frame):
             for p in processes:

@@ -5,33 +5,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('channels', '0001_initial'),
+        ("channels", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SandboxPost',
+            name="SandboxPost",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('author_handle', models.CharField(max_length=200)),
-                ('author_name', models.CharField(blank=True, max_length=200)),
-                ('author_reach', models.PositiveIntegerField(default=0)),
-                ('from_organization', models.BooleanField(default=False)),
-                ('is_private', models.BooleanField(default=False)),
-                ('correspondent', models.CharField(blank=True, max_length=200)),
-                ('text', models.TextField()),
-                ('idempotency_key', models.CharField(blank=True, max_length=80, null=True, unique=True)),
-                ('created_at', models.DateTimeField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sandbox_posts', to='channels.channelaccount')),
-                ('reply_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replies', to='sandbox.sandboxpost')),
-                ('thread_root', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='sandbox.sandboxpost')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("author_handle", models.CharField(max_length=200)),
+                ("author_name", models.CharField(blank=True, max_length=200)),
+                ("author_reach", models.PositiveIntegerField(default=0)),
+                ("from_organization", models.BooleanField(default=False)),
+                ("is_private", models.BooleanField(default=False)),
+                ("correspondent", models.CharField(blank=True, max_length=200)),
+                ("text", models.TextField()),
+                (
+                    "idempotency_key",
+                    models.CharField(blank=True, max_length=80, null=True, unique=True),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sandbox_posts",
+                        to="channels.channelaccount",
+                    ),
+                ),
+                (
+                    "reply_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replies",
+                        to="sandbox.sandboxpost",
+                    ),
+                ),
+                (
+                    "thread_root",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="sandbox.sandboxpost",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['account', 'is_private', '-created_at'], name='sandbox_timeline')],
+                "indexes": [
+                    models.Index(
+                        fields=["account", "is_private", "-created_at"], name="sandbox_timeline"
+                    )
+                ],
             },
         ),
     ]

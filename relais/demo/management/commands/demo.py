@@ -18,10 +18,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--speed", type=float, default=30.0,
-                            help="scenario speed (30: the 5-hour morning in about 11 minutes)")
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=30.0,
+            help="scenario speed (30: the 5-hour morning in about 11 minutes)",
+        )
         parser.add_argument("--no-replay", action="store_true")
-        parser.add_argument("--reset", action="store_true", help="delete the demo organisation first")
+        parser.add_argument(
+            "--reset", action="store_true", help="delete the demo organisation first"
+        )
         parser.add_argument("--setup-only", action="store_true", help="load the demo data and exit")
 
     def handle(self, *args, **options):
@@ -38,7 +44,9 @@ class Command(BaseCommand):
             return
         if not options["no_replay"]:
             scenario = load_scenario(SCENARIO_S1)
-            self.stdout.write(f"Playing scenario S1 ({len(scenario.lines)} messages) at x{options['speed']:g}.")
+            self.stdout.write(
+                f"Playing scenario S1 ({len(scenario.lines)} messages) at x{options['speed']:g}."
+            )
 
             def _play() -> None:
                 from django.db import connection

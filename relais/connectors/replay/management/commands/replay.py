@@ -8,11 +8,15 @@ from relais.connectors.replay.player import play
 
 
 class Command(BaseCommand):
-    help = "Play a scenario (JSON Lines) into an organisation's accounts, in real or accelerated time."
+    help = (
+        "Play a scenario (JSON Lines) into an organisation's accounts, in real or accelerated time."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
-        parser.add_argument("--speed", type=float, default=1.0, help="60 = an hour a minute; 0 = all at once")
+        parser.add_argument(
+            "--speed", type=float, default=1.0, help="60 = an hour a minute; 0 = all at once"
+        )
         parser.add_argument("--org", default="", help="organisation slug (default: the only one)")
         parser.add_argument("--limit", type=int, default=None)
 
@@ -32,7 +36,9 @@ class Command(BaseCommand):
             scenario = load_scenario(options["file"])
         except (OSError, ScenarioError) as exc:
             raise CommandError(f"Cannot read the scenario: {exc}") from exc
-        self.stdout.write(f"Playing {len(scenario.lines)} messages into {org.slug} at x{options['speed']:g} "
-                          f"({scenario.duration / max(options['speed'], 1e-9) / 60:.1f} min)")
+        self.stdout.write(
+            f"Playing {len(scenario.lines)} messages into {org.slug} at x{options['speed']:g} "
+            f"({scenario.duration / max(options['speed'], 1e-9) / 60:.1f} min)"
+        )
         result = play(scenario, organization=org, speed=options["speed"], limit=options["limit"])
         self.stdout.write(f"Played {result.played}, skipped {result.skipped}.")
