@@ -13,9 +13,9 @@ from relais.accounts.models import Membership, audit
 from relais.accounts.permissions import require_answering
 from relais.channels.contract import MessageKind, OutboundMessage
 from relais.channels.delivery import delivery_create, delivery_retry_now
+from relais.common.timeutils import now
 from relais.inbox.models import Conversation, ConversationViewer, Direction, Message, Note, Status
 from relais.realtime.events import ConversationChanged, Presence, send_event_on_commit
-from relais.common.timeutils import now
 
 PRESENCE_TTL = timedelta(seconds=30)
 
