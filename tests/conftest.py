@@ -8,6 +8,17 @@ from django.db import connection
 from relais.common.testing import make_personas
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher():
+    """Production hashing takes ~1 s a user on purpose; tests need no such cost."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture
 def personas(db):
     return make_personas()

@@ -29,6 +29,13 @@ META = {
     "source": "written for Relais; vocabulary modelled on real RATP tweets",
 }
 
+# Share of new posts per network. English speakers here are students and
+# visitors, who are on Bluesky and X more than on the operator's Facebook page.
+NETWORK_SHARES = {
+    "fr": {"x": 0.55, "facebook": 0.28, "bluesky": 0.17},
+    "en": {"x": 0.45, "bluesky": 0.45, "facebook": 0.10},
+}
+
 # Scenario clock, in seconds after 05:30.
 STOPPAGE = 4200.0  # 06:40, drivers stop work
 PEAK_START = 5400.0  # 07:00
@@ -36,9 +43,9 @@ PEAK_END = 10800.0  # 08:30
 RESUMPTION = 17100.0  # 10:15, buses run again
 END = 19800.0  # 11:00
 
-# The operator's accounts as passengers tag them. They are placeholders for the
-# demo organisation, not the real STAR accounts.
-OPERATOR_HANDLE = {"x": "@star_reseau", "bluesky": "@star-reseau.bsky.social", "facebook": "STAR"}
+# The operator's accounts as passengers tag them: the demo organisation's
+# accounts (ACCOUNTS in relais/demo/setup.py), not the real STAR accounts.
+OPERATOR_HANDLE = {"x": "@STAR_Rennes", "bluesky": "@star-rennes.bsky.social"}
 
 # Messages per 15-minute bucket from 06:40: a surge in the first quarter of an
 # hour, a plateau through the morning rush, then a slow decay before resumption
@@ -73,7 +80,9 @@ def hhmm(at: float) -> str:
 
 def strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 def ascii_slug(text: str) -> str:
@@ -98,6 +107,7 @@ class Network:
     stations: dict[str, list[str]]  # metro line -> station names
     towns: list[str]
     stop_names: set[str]
+    park_and_ride: list[str]
 
     def line(self, short: str) -> Line:
         for family in self.lines.values():
@@ -142,7 +152,9 @@ def load_network(gtfs_dir: Path) -> Network:
     hubs = [name for name, n in by_name.most_common() if n >= 4][:45]
     towns = sorted({s["stop_desc"] for s in stops if s["stop_desc"] and s["stop_desc"] != "Rennes"})
 
-    lines: dict[str, list[Line]] = {k: [] for k in ("chrono", "urban", "metro", "suburban", "school", "express")}
+    lines: dict[str, list[Line]] = {
+        k: [] for k in ("chrono", "urban", "metro", "suburban", "school", "express")
+    }
     for r in routes:
         short = r["route_short_name"]
         if r["route_type"] == "1":
@@ -151,6 +163,8 @@ def load_network(gtfs_dir: Path) -> Network:
             family = FAMILY_OF_DESC.get(r["route_desc"], "")
             if not family or (family == "chrono" and short.endswith("ex")):
                 continue  # night, seasonal and special lines do not run on a weekday morning
+            if family == "school" and not re.fullmatch(r"Ts\d+|2\d\d", short):
+                continue  # odd one-off services nobody would name
         termini, own_stops = [], []
         parts = re.split(r"\s*(?:<>|->)\s*", r["route_long_name"].split(" : ")[-1])
         for part in parts:
@@ -163,7 +177,21 @@ def load_network(gtfs_dir: Path) -> Network:
         if family == "metro":
             own_stops = stations[short]
         lines[family].append(Line(short, family, termini, own_stops))
-    return Network(lines, hubs, stations, towns, stop_names)
+    # Metro stations with a park-and-ride; the feed does not say, so they are
+    # listed here and checked against it.
+    park_and_ride = [
+        "J.F. Kennedy",
+        "Villejean-Université",
+        "Henri Fréville",
+        "La Poterie",
+        "Les Gayeulles",
+        "Cesson - Viasilva",
+        "Saint-Jacques - Gaîté",
+    ]
+    missing = [name for name in park_and_ride if name not in stop_names]
+    if missing:
+        raise ValueError(f"park-and-ride stations missing from {gtfs_dir}: {missing}")
+    return Network(lines, hubs, stations, towns, stop_names, park_and_ride)
 
 
 # How people shorten the big stops, in writing. Only used for names in the feed.
@@ -187,7 +215,6 @@ STOP_NICKNAMES = {
     "Saint-Germain": ["St Germain", "St-Germain"],
     "Le Blosne": ["Blosne", "le blosne"],
     "Jacques Cartier": ["J. Cartier", "jacques cartier"],
-    "Grand Quartier": ["Grand Quartier", "grand quartier"],
 }
 
 
@@ -206,7 +233,7 @@ def spell_stop(name: str, rng: random.Random) -> str:
 
 
 def hashtag(name: str) -> str:
-    """"Henri Fréville" -> "#HenriFreville", as people tag a place."""
+    """Turn a stop name into a hashtag, as people tag a place: "Henri Fréville" -> "#HenriFreville"."""
     return "#" + "".join(w.capitalize() for w in re.split(r"[^\w]+", strip_accents(name)) if w)
 
 
@@ -224,9 +251,20 @@ def line_phrase(line: Line, rng: random.Random) -> str:
     """The line as the subject of a sentence, with its article ("la C4", "le 11")."""
     s = line.short
     if line.family == "metro":
-        return rng.choice([f"le métro {s}", f"le metro {s.upper()}", f"la ligne {s}", f"le métro {s.upper()}"])
+        return rng.choice(
+            [f"le métro {s}", f"le metro {s.upper()}", f"la ligne {s}", f"le métro {s.upper()}"]
+        )
     if line.family == "chrono":
-        return rng.choice([f"la {s}", f"la {s}", f"la {s.lower()}", f"le {s}", f"la ligne {s}", f"la chronostar {s}"])
+        return rng.choice(
+            [
+                f"la {s}",
+                f"la {s}",
+                f"la {s.lower()}",
+                f"le {s}",
+                f"la ligne {s}",
+                f"la chronostar {s}",
+            ]
+        )
     if line.family == "school":
         return rng.choice([f"le {s}", f"le car {s}", f"la ligne {s}"])
     if line.family == "express":
@@ -236,7 +274,7 @@ def line_phrase(line: Line, rng: random.Random) -> str:
 
 # --------------------------------------------------------------------------- people
 
-FIRST = (
+FIRST = (  # noqa: SIM905 - a line of names reads better than a column of strings
     "Maëlle Lucas Yanis Inès Gwenaël Soizic Erwan Nolwenn Karim Fatou Awa Mehdi Chloé Léa Hugo Thomas "
     "Camille Manon Enzo Jade Louise Paul Yann Anaïs Tristan Morgane Loïc Katell Brieuc Rozenn Sofiane Amina "
     "Bastien Pauline Clément Mathilde Romain Élodie Kévin Sarah Nathalie Sylvie Patrick Christophe Isabelle "
@@ -244,17 +282,19 @@ FIRST = (
     "Margaux Théo Zoé Nicolas Sandrine Hervé Annick Bernard Jacqueline Youssef Aïcha Moussa Mariam Samuel "
     "Juliette Antoine Éva Noah Gabin Lou Capucine Armel Tanguy Goulven Lénaïg Marine Cédric Lydie Franck"
 ).split()
-LAST = (
+LAST = (  # noqa: SIM905
     "Le Gall|Le Goff|Le Bihan|Tanguy|Guillou|Morvan|Jégou|Riou|Hamon|Le Roux|Martin|Bernard|Petit|Durand|"
     "Lefebvre|Moreau|Diallo|Benali|Nguyen|Lebreton|Rolland|Gautier|Le Corre|Lemoine|Barbier|Hervé|Collet|"
     "Ollivier|Pichon|Daniel|Perrin|Chevalier|Garnier|Le Meur|Kerjean|Quéré|Le Floch|Cadiou|Marrec|Salaün|"
     "Traoré|Haddad|Mansouri|Lucas|Robin|Besnard|Gicquel|Lemarié|Piel|Boucher|Fontaine|Renaud|Texier|Huet"
 ).split("|")
 # Exchange students and tourists, who write in English.
-EN_NAMES = (
+EN_NAMES = (  # noqa: SIM905
     "Sofia García|Jan Kowalski|Niamh O'Brien|Anna Novak|Mateo Rossi|Emily Carter|Tom Harris|"
     "Ingrid Larsen|Pedro Alves|Hannah Fischer|Aleksander Nowak|Chiara Esposito|Oliver Grant|Mei Tanaka|"
-    "Daniel Murphy|Elif Yılmaz|Lars Johansson|Grace Okafor|Marta Silva"
+    "Daniel Murphy|Elif Yılmaz|Lars Johansson|Grace Okafor|Marta Silva|Sean Walsh|Julia Becker|Tomás Ruiz|"
+    "Katarzyna Wójcik|Giulia Romano|Ben Taylor|Amelia Scott|Felix Wagner|Laura Martínez|Nikos Papadopoulos|"
+    "Eva Horvath|Rui Costa|Sarah Kelly|Jonas Berg|Chloe Evans"
 ).split("|")
 
 
@@ -265,7 +305,6 @@ class Author:
     reach: int
     network: str
     lang: str
-    scripted: bool = False
 
     def as_json(self) -> dict:
         return {"handle": self.handle, "name": self.name, "reach": self.reach}
@@ -286,14 +325,30 @@ class People:
         rng = self.rng
         for _ in range(50):
             if network == "x":
-                cand = rng.choice([
-                    f"{f}_{l_[:3]}", f"{f}{rng.randint(2, 99)}", f"{f[0]}{l_}", f"{f}_{rng.choice(['rns', '35', 'bzh', 'rennes', '35000'])}",
-                    f"{f}{l_}", f"_{f}{l_[:1]}_", f"{l_}{f[:1]}{rng.randint(1, 9)}",
-                ])[:15]
+                cand = rng.choice(
+                    [
+                        f"{f}_{l_[:3]}",
+                        f"{f}{rng.randint(2, 99)}",
+                        f"{f[0]}{l_}",
+                        f"{f}_{rng.choice(['rns', '35', 'bzh', 'rennes', '35000'])}",
+                        f"{f}{l_}",
+                        f"_{f}{l_[:1]}_",
+                        f"{l_}{f[:1]}{rng.randint(1, 9)}",
+                    ]
+                )[:15]
             elif network == "bluesky":
-                cand = rng.choice([f"{f}{l_}", f"{f}-{l_}", f"{f}{l_[:1]}", f"{f}.{l_}"]) + ".bsky.social"
+                cand = (
+                    rng.choice([f"{f}{l_}", f"{f}-{l_}", f"{f}{l_[:1]}", f"{f}.{l_}"])
+                    + ".bsky.social"
+                )
             else:
-                cand = rng.choice([f"{f}.{l_}", f"{f}.{l_}.{rng.choice(['35', '5', '7', '12', '1', '3'])}", f"{f}{l_}"])
+                cand = rng.choice(
+                    [
+                        f"{f}.{l_}",
+                        f"{f}.{l_}.{rng.choice(['35', '5', '7', '12', '1', '3'])}",
+                        f"{f}{l_}",
+                    ]
+                )
             if cand not in self.used:
                 self.used.add(cand)
                 return cand
@@ -303,7 +358,16 @@ class People:
         rng = self.rng
         if network == "facebook":
             return f"{first} {last}"
-        return rng.choice([f"{first} {last}", f"{first} {last[0]}.", first, f"{first} 🌿", f"{first} | Rennes", f"{first.lower()}"])
+        return rng.choice(
+            [
+                f"{first} {last}",
+                f"{first} {last[0]}.",
+                first,
+                f"{first} 🌿",
+                f"{first} | Rennes",
+                f"{first.lower()}",
+            ]
+        )
 
     def new(self, network: str, lang: str) -> Author:
         if lang == "en":
@@ -311,19 +375,31 @@ class People:
         else:
             first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
         handle = self.handle_for(network, first, last)
-        author = Author(handle, self.display_name(network, first, last), self.reach(), network, lang)
+        author = Author(
+            handle, self.display_name(network, first, last), self.reach(), network, lang
+        )
         self.crowd.append(author)
         return author
 
     def named(self, network: str, handle: str, name: str, reach: int, lang: str = "fr") -> Author:
         """A scripted author; they never write an unscripted message, so their arc stays coherent."""
         self.used.add(handle)
-        return Author(handle, name, reach, network, lang, scripted=True)
+        return Author(handle, name, reach, network, lang)
 
-    def pick(self, network: str, lang: str, exclude: set[str] = frozenset(), reuse: float = 0.3) -> Author:
+    def pick(
+        self,
+        network: str,
+        lang: str,
+        exclude: frozenset[str] | set[str] = frozenset(),
+        reuse: float = 0.3,
+    ) -> Author:
         # About one message in three comes from someone who already wrote: on a
         # morning like this people post again when nothing has changed.
-        pool = [a for a in self.crowd if a.network == network and a.lang == lang and a.handle not in exclude]
+        pool = [
+            a
+            for a in self.crowd
+            if a.network == network and a.lang == lang and a.handle not in exclude
+        ]
         if pool and self.rng.random() < reuse:
             return self.rng.choice(pool)
         return self.new(network, lang)
@@ -333,8 +409,8 @@ class People:
 # Placeholders: {line} subject phrase ("la C4"), {short} short name, {linetag}
 # the line as a hashtag, {stop}, {stop2}, {dir} terminus, {station} metro
 # station, {m} metro line letter, {time} a clock time, {mins} minutes waited,
-# {campus}, {town}, {tag} hashtags, {card} a KorriGo card number, {at} who a
-# reply is addressed to. Each template says which line families it fits:
+# {parking} a park-and-ride, {campus} (and {campus_en}), {town}, {tag}
+# hashtags, {card} a KorriGo card number, {at} who a reply is addressed to. Each template says which line families it fits:
 # "bus", "metro", "any", or one family by name ("chrono", "school").
 
 QUESTIONS_FR = [
@@ -352,7 +428,10 @@ QUESTIONS_FR = [
     ("bus", "y a des bus ou pas ??? arrêt {stop} zéro info sur les écrans"),
     ("metro", "est-ce que le métro fonctionne normalement ? besoin d'aller à {station}"),
     ("metro", "métro {m} ok ?"),
-    ("bus", "Quelqu'un sait si {line} passe à {stop} ? l'appli affiche des horaires mais rien ne vient"),
+    (
+        "bus",
+        "Quelqu'un sait si {line} passe à {stop} ? l'appli affiche des horaires mais rien ne vient",
+    ),
     ("any", "bonjour, quelles lignes circulent ce matin svp ?"),
     ("chrono", "Est-ce que les chronostar roulent au moins ? pas de {short} depuis {mins} min"),
     ("any", "c'est quoi le plan B pour aller de {stop} à {stop2} sans bus ??"),
@@ -368,10 +447,10 @@ QUESTIONS_FR = [
     ("any", "Bonjour, le trafic reprend à quelle heure svp ?"),
     ("any", "on a des infos sur une reprise ? {line} notamment"),
     ("metro", "question bête mais le métro est automatique donc il roule non ?"),
-    ("metro", "le parking relais de {station} est ouvert ? je me gare et je prends le métro"),
+    ("metro", "le parking relais de {parking} est ouvert ? je me gare et je prends le métro"),
     ("any", "{linetag} ??? {tag}"),
     ("bus", "qqn à {stop} ? le {short} est passé ou pas"),
-    ("any", "Bonjour, y aura-t-il des bus ce soir pour rentrer ? je prends {line} à {stop}"),
+    ("bus", "Bonjour, y aura-t-il des bus ce soir pour rentrer ? je prends {line} à {stop}"),
     ("bus", "les lignes de la métropole aussi sont à l'arrêt ? {line} vers {dir}"),
     ("bus", "grève surprise ou panne ? {line} jamais arrivé à {stop} {tag}"),
     ("bus", "le site dit trafic normal sur {line} mais rien ne passe, c'est quoi la vérité ?"),
@@ -389,7 +468,7 @@ QUESTIONS_FR = [
 QUESTIONS_EN = [
     ("metro", "Is the metro running today? I need to get to the train station"),
     ("bus", "Hi, are buses running this morning? Waiting at {stop} for {mins} min"),
-    ("bus", "Sorry for my French... is line {short} working today? I have class at {campus}"),
+    ("bus", "Sorry for my French... is line {short} working today? I have class at {campus_en}"),
     ("any", "Erasmus student here, how do I get from {stop} to Villejean without a bus??"),
     ("bus", "Is there a strike today? No bus at {stop} since 6:45"),
     ("metro", "does metro {m} go to Gares? I have a train at {time}"),
@@ -480,7 +559,7 @@ DEBATE_FR = [
 ANSWERS_FR_BUS = [
     "{at} non rien ne passe, grève des chauffeurs, seul le métro roule",
     "{at} pas de bus du tout ce matin, prends le métro si tu peux",
-    "{at} je suis à {stop} aussi, rien depuis 6h45",
+    "{at} ici à {stop} non plus, rien depuis 6h45",
     "{at} apparemment c'est tout le réseau bus, pas que le {short}",
     "{at} vélo ou à pied malheureusement 😕",
     "{at} non, et aucune info sur une reprise",
@@ -584,8 +663,18 @@ TAIL_EN = [
     "Missed my morning class because of the strike, is it really over now?",
 ]
 
-TAGS = ["#grevestar", "#Rennes", "#greve", "#STAR", "#grève", "#rennes #grevestar", "#grevesurprise", "#Rennes #bus"]
+TAGS = [
+    "#grevestar",
+    "#Rennes",
+    "#greve",
+    "#STAR",
+    "#grève",
+    "#rennes #grevestar",
+    "#grevesurprise",
+    "#Rennes #bus",
+]
 CAMPUSES = ["Villejean", "Beaulieu", "Rennes 2", "la fac de Beaulieu", "l'INSA", "Rennes 1"]
+CAMPUSES_EN = ["Villejean", "Beaulieu", "Rennes 2", "INSA", "the Beaulieu campus", "Rennes 1"]
 
 # Shortcuts passengers use; applied word by word, so handles and numbers stay intact.
 ABBREVIATIONS = [
@@ -606,7 +695,7 @@ ABBREVIATIONS = [
 EMOJI = {
     "question": ["🙏", "😩", "🤔", "😬", "🥲"],
     "complaint": ["😡", "🙄", "🤬", "😤", "🥶", "💀"],
-    "tail": ["🙏", "😊", "👍", "🎉", "😮‍💨"],
+    "tail": ["🙏", "😮‍💨", "🙃", "😅"],
     "other": ["😕", "🙃", "👀"],
 }
 
@@ -654,8 +743,11 @@ class Message:
     text: str
     lang: str
     reply_to: Message | None = None
-    category: str = ""  # internal: question, complaint, relay, debate, answer, reply, dm, quiet, tail
+    # Internal, not written out: question, complaint, relay, debate, answer,
+    # reply, dm, quiet or tail; used to pick reply targets and to check the mix.
+    category: str = ""
     topic: str = ""  # internal: "metro" or "bus", so that answers tell the truth
+    line: Line | None = None  # internal: the line asked about, for the answers
     id: str = ""
 
 
@@ -666,6 +758,7 @@ class Builder:
         self.people = People(rng)
         self.history: list[Message] = []
         self.seen_texts: set[str] = set()
+        self.network_counts: dict[str, Counter[str]] = {lang: Counter() for lang in NETWORK_SHARES}
 
     # -- pieces of context
 
@@ -674,7 +767,14 @@ class Builder:
         if want in self.net.lines:
             family = want
         else:
-            weights = {"chrono": 36, "metro": 20, "urban": 18, "suburban": 18, "school": 5, "express": 3}
+            weights = {
+                "chrono": 36,
+                "metro": 20,
+                "urban": 18,
+                "suburban": 18,
+                "school": 5,
+                "express": 3,
+            }
             if want == "bus":
                 weights.pop("metro")
             family = rng.choices(list(weights), weights=list(weights.values()))[0]
@@ -682,23 +782,34 @@ class Builder:
 
     def context(self, at: float, line: Line, reply_to: Message | None = None) -> dict[str, str]:
         rng, net = self.rng, self.net
-        own = line.stops if line.stops and rng.random() < 0.55 else net.hubs
+        # A metro or school line is asked about at its own stops; a bus line at
+        # its termini or at one of the big interchanges.
+        if line.stops and (line.family in ("metro", "school") or rng.random() < 0.55):
+            own = line.stops
+        else:
+            own = net.hubs
         stop = rng.choice(own)
         station_line = line.short if line.family == "metro" else rng.choice("ab")
-        waited = max(5, int((at - STOPPAGE) / 60 + rng.uniform(-5, 10))) if at > STOPPAGE else rng.randint(5, 15)
+        # People reached their stop at any time since the stoppage.
+        elapsed = int((at - STOPPAGE) / 60)
+        waited = rng.randint(5, max(6, min(elapsed + 5, 110)))
         goal = at + rng.uniform(900, 3600)
         return {
             "line": line_phrase(line, rng),
             "short": line.short,
             "linetag": line_tag(line, rng),
             "stop": spell_stop(stop, rng),
-            "stop2": spell_stop(rng.choice([h for h in net.hubs if h != stop]), rng),
+            "stop2": spell_stop(rng.choice([h for h in own if h != stop] or net.hubs), rng),
             "dir": spell_stop(rng.choice(line.termini), rng),
             "station": spell_stop(rng.choice(net.stations[station_line]), rng),
-            "m": rng.choice([line.short, line.short.upper()]) if line.family == "metro" else rng.choice("aAbB"),
+            "m": rng.choice([line.short, line.short.upper()])
+            if line.family == "metro"
+            else rng.choice("aAbB"),
             "time": hhmm(goal - goal % 300),
-            "mins": str(min(waited, 95)),
+            "mins": str(waited),
+            "parking": spell_stop(rng.choice(net.park_and_ride), rng),
             "campus": rng.choice(CAMPUSES),
+            "campus_en": rng.choice(CAMPUSES_EN),
             "town": rng.choice(net.towns),
             "tag": rng.choice(TAGS) if rng.random() < 0.45 else "",
             "card": self.card_number(),
@@ -733,9 +844,17 @@ class Builder:
         return f"{handle} {text}" if self.rng.random() < 0.6 else f"{text} {handle}"
 
     def network_for(self, lang: str) -> str:
-        if lang == "en":
-            return self.rng.choices(["x", "bluesky", "facebook"], weights=[45, 45, 10])[0]
-        return self.rng.choices(["x", "facebook", "bluesky"], weights=[56, 28, 16])[0]
+        """Where a new post appears: X for most, Facebook for a good quarter, Bluesky for the rest.
+
+        Picks the network furthest behind its share so far (with a little
+        noise), so the split holds whatever the seed draws elsewhere.
+        """
+        shares = NETWORK_SHARES[lang]
+        counts = self.network_counts[lang]
+        n = sum(counts.values()) + 1
+        network = max(shares, key=lambda k: shares[k] * n - counts[k] + self.rng.uniform(0, 0.9))
+        counts[network] += 1
+        return network
 
     # -- emitting
 
@@ -752,16 +871,19 @@ class Builder:
     def key(text: str) -> str:
         return ascii_slug(re.sub(r"@\S+", "", text))
 
-    def fill(self, templates: list, at: float, reply_to: Message | None = None) -> tuple[str, Line, str]:
+    def fill(
+        self, templates: list, at: float, reply_to: Message | None = None
+    ) -> tuple[str, Line, str]:
         """Render a template, preferring a text no one has posted yet; returns (text, line, fits).
 
         Templates without a family talk about buses: outside questions, a line
-        named in a complaint or a DM is one that stopped, never the metro.
+        named in a complaint or a DM is one that stopped, never the metro. A
+        reply talks about the line of the message it answers.
         """
         for attempt in range(40):
             tpl = self.rng.choice(templates)
             fits, tpl = tpl if isinstance(tpl, tuple) else ("bus", tpl)
-            line = self.pick_line(fits)
+            line = reply_to.line if reply_to and reply_to.line else self.pick_line(fits)
             text = tidy(tpl.format(**self.context(at, line, reply_to)))
             # Short replies ("merci pour l'info") do repeat in real threads, so
             # after enough tries a repeat is better than failing.
@@ -769,11 +891,20 @@ class Builder:
                 return text, line, fits
         raise AssertionError("unreachable")
 
-    def recent(self, at: float, categories: set[str], window: float = 1800.0, exclude: set[str] = frozenset()) -> list[Message]:
+    def recent(
+        self,
+        at: float,
+        categories: set[str],
+        window: float = 1800.0,
+        exclude: frozenset[str] | set[str] = frozenset(),
+    ) -> list[Message]:
         return [
             m
             for m in self.history
-            if m.category in categories and m.kind != "dm" and at - window < m.at < at - 20 and m.author.handle not in exclude
+            if m.category in categories
+            and m.kind != "dm"
+            and at - window < m.at < at - 20
+            and m.author.handle not in exclude
         ]
 
     # -- categories
@@ -782,14 +913,21 @@ class Builder:
         network = self.network_for(lang)
         author = self.people.pick(network, lang)
         text, line, fits = self.fill(QUESTIONS_EN if lang == "en" else QUESTIONS_FR, at)
-        topic = "metro" if fits == "metro" or line.family == "metro" and "bus" not in text else "bus"
-        return self.emit(Message(at, network, "mention", author, text, lang, category="question", topic=topic), "question")
+        topic = (
+            "metro" if fits == "metro" or line.family == "metro" and "bus" not in text else "bus"
+        )
+        msg = Message(
+            at, network, "mention", author, text, lang, category="question", topic=topic, line=line
+        )
+        return self.emit(msg, "question")
 
     def complaint(self, at: float, lang: str) -> Message:
         network = self.network_for(lang)
         author = self.people.pick(network, lang)
         text, _, _ = self.fill(COMPLAINTS_EN if lang == "en" else COMPLAINTS_FR, at)
-        return self.emit(Message(at, network, "mention", author, text, lang, category="complaint"), "complaint")
+        return self.emit(
+            Message(at, network, "mention", author, text, lang, category="complaint"), "complaint"
+        )
 
     def relay(self, at: float, lang: str) -> Message:
         network = self.network_for("fr")
@@ -798,7 +936,9 @@ class Builder:
         return self.emit(Message(at, network, "mention", author, text, "fr", category="relay"))
 
     def debate(self, at: float, lang: str) -> Message:
-        targets = self.recent(at, {"debate"}, window=2400)
+        # Generic replies go under top-level posts only; the one long thread
+        # of the morning is scripted, so that it reads as a real exchange.
+        targets = [m for m in self.recent(at, {"debate"}, window=2400) if m.kind == "mention"]
         if targets and self.rng.random() < 0.45:
             return self.reply_to(at, self.rng.choice(targets), "debate")
         network = self.network_for("fr")
@@ -822,11 +962,19 @@ class Builder:
             pool = ANSWERS_FR_METRO if target.topic == "metro" else ANSWERS_FR_BUS
         author = self.people.pick(target.network, "fr", exclude={target.author.handle})
         text, _, _ = self.fill(pool, at, reply_to=target)
-        return self.emit(Message(at, target.network, "reply", author, text, target.lang, target, category="answer"))
+        return self.emit(
+            Message(
+                at, target.network, "reply", author, text, target.lang, target, category="answer"
+            )
+        )
 
     def reply(self, at: float, lang: str) -> Message | None:
         """A public reply under someone's relay, complaint or debate post."""
-        targets = [m for m in self.recent(at, {"relay", "complaint", "debate"}) if m.lang == "fr"]
+        targets = [
+            m
+            for m in self.recent(at, {"relay", "complaint", "debate"})
+            if m.lang == "fr" and m.kind == "mention"
+        ]
         if not targets:
             return None
         target = self.rng.choice(targets)
@@ -836,7 +984,9 @@ class Builder:
         author = self.people.pick(target.network, "fr", exclude={target.author.handle})
         text, _, _ = self.fill(REPLIES_OTHER_FR[kind], at, reply_to=target)
         category = "debate" if kind == "debate" else "reply"
-        return self.emit(Message(at, target.network, "reply", author, text, "fr", target, category=category))
+        return self.emit(
+            Message(at, target.network, "reply", author, text, "fr", target, category=category)
+        )
 
     def dm(self, at: float, lang: str) -> Message:
         network = self.rng.choices(["facebook", "x", "bluesky"], weights=[50, 35, 15])[0]
@@ -852,30 +1002,39 @@ class Builder:
             target = self.rng.choice(news)
             author = self.people.pick(target.network, "fr", exclude={target.author.handle})
             text, _, _ = self.fill(TAIL_REPLIES_FR, at, reply_to=target)
-            return self.emit(Message(at, target.network, "reply", author, text, "fr", target, category="tail"), "tail")
+            return self.emit(
+                Message(at, target.network, "reply", author, text, "fr", target, category="tail"),
+                "tail",
+            )
         network = self.network_for(lang)
         author = self.people.pick(network, lang, reuse=0.4)
         text, _, _ = self.fill(TAIL_EN if lang == "en" else TAIL_FR, at)
-        return self.emit(Message(at, network, "mention", author, text, lang, category="tail"), "tail")
+        return self.emit(
+            Message(at, network, "mention", author, text, lang, category="tail"), "tail"
+        )
 
 
 # Share of each category by phase of the morning. Questions dominate the first
 # minutes; complaints, debate and replies grow as people wait; after
 # resumption come thanks, doubts and late-for-work complaints.
+# fmt: off
 PHASES = [
     (STOPPAGE, PEAK_START, {"question": 68, "complaint": 14, "relay": 10, "answer": 6, "debate": 1, "dm": 1}),
     (PEAK_START, PEAK_END, {"question": 53, "complaint": 21, "relay": 6, "debate": 10, "answer": 6, "reply": 2, "dm": 2}),
     (PEAK_END, RESUMPTION, {"question": 45, "complaint": 19, "relay": 5, "debate": 16, "answer": 6, "reply": 5, "dm": 4}),
     (RESUMPTION, END, {"tail": 76, "answer": 6, "reply": 10, "dm": 8}),
 ]
+# fmt: on
 
 
-def apportion(weights: dict[str, float], n: int) -> list[str]:
+def apportion(weights: dict[str, int], n: int) -> list[str]:
     """Exactly n categories in the given proportions (largest remainder), so the mix does not drift with the seed."""
     total = sum(weights.values())
     exact = {k: n * w / total for k, w in weights.items()}
     counts = {k: int(v) for k, v in exact.items()}
-    for k in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: n - sum(counts.values())]:
+    for k in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[
+        : n - sum(counts.values())
+    ]:
         counts[k] += 1
     return [k for k, c in counts.items() for _ in range(c)]
 
@@ -892,6 +1051,7 @@ def quiet_hour(b: Builder) -> None:
     """05:30-06:40: the ordinary traffic of a desk before anything happens."""
     rng, net, people = b.rng, b.net, b.people
     c2, c4, c6, l11 = net.line("C2"), net.line("C4"), net.line("C6"), net.line("11")
+    # fmt: off
     items = [
         ("05:41", "x", "mention", "fr", f"bonjour, le premier {c2.short} part à quelle heure de {c2.termini[0]} ? l'appli dit 5h50 mais je l'ai jamais vu avant 6h"),
         ("05:58", "facebook", "mention", "fr", f"Bonjour, j'ai oublié un parapluie noir dans le {l11.short} hier soir vers 19h, direction {l11.termini[-1]}. Est-il possible de le récupérer aux objets trouvés ?"),
@@ -903,17 +1063,32 @@ def quiet_hour(b: Builder) -> None:
         # The first sign of the stoppage reaches the desk just before it is official.
         ("06:37", "x", "mention", "fr", f"le {c4.short} de 6h32 n'est pas passé à {spell_stop('Grand Quartier', rng)}, un souci ?"),
     ]
+    # fmt: on
     for clock, network, kind, lang, text in items:
         author = people.new(network, lang)
         category = "dm" if kind == "dm" else "quiet"
-        b.emit(Message(at_clock(clock, rng), network, kind, author, text, lang, category=category), rough=False)
+        b.emit(
+            Message(at_clock(clock, rng), network, kind, author, text, lang, category=category),
+            rough=False,
+        )
 
 
-def scripted_morning(b: Builder) -> list[tuple[float, object]]:
+def scripted_morning(b: Builder) -> list[tuple[float, tuple, Line | None]]:
     """People and pages whose whole morning is written out, so that threads hang together."""
     rng, net, people = b.rng, b.net, b.people
-    for name in ("Grand Quartier", "République", "Pontchaillou", "Le Blosne", "Gares", "Villejean-Université", "Beaulieu - Université"):
-        assert name in net.stop_names, name  # the story relies on these stops
+    # The story names these stops outright; fail loudly if a new feed drops one.
+    story_stops = (
+        "Grand Quartier",
+        "République",
+        "Pontchaillou",
+        "Le Blosne",
+        "Gares",
+        "Villejean-Université",
+        "Beaulieu - Université",
+    )
+    missing = [name for name in story_stops if name not in net.stop_names]
+    if missing:
+        raise ValueError(f"stops missing from the feed: {missing}")
     c4, ts = net.line("C4"), net.line("Ts52")
 
     maelle = people.named("x", "maelle_rns", "Maëlle 🌻", 430)
@@ -934,48 +1109,55 @@ def scripted_morning(b: Builder) -> list[tuple[float, object]]:
     trafic = people.named("x", "trafic_rennes", "Trafic Rennes & rocade", 9400)
     journo = people.named("bluesky", "lea-kervella.bsky.social", "Léa Kervella, journaliste", 5200)
     elu = people.named("x", "herve_lemoal", "Hervé Le Moal, conseiller métropolitain", 8900)
-    parents = people.named("facebook", "parents.eleves.rennes.sud", "Parents d'élèves Rennes Sud", 5400)
+    parents = people.named(
+        "facebook", "parents.eleves.rennes.sud", "Parents d'élèves Rennes Sud", 5400
+    )
 
-    # (clock, key, author, kind, text, lang, category, topic, reply_to key, rough)
+    # (clock, key, author, kind, text, lang, category, topic, reply_to key).
+    # Their text is used as written: it is already in each person's voice.
+    # fmt: off
     S = [
-        ("06:47", "m1", maelle, "mention", f"la {c4.short} circule ce matin ? personne à Grand Quartier et l'appli annonce un bus dans 2 min depuis 10 min", "fr", "question", "bus", None, False),
-        ("06:52", "y1", yannick, "mention", "Bonjour, infirmier au CHU, je commence à 7h30 à Pontchaillou. Le métro a fonctionne ? Je suis au Blosne et pas de bus pour aller à la station", "fr", "question", "metro", None, False),
-        ("06:55", "r1", direct_x, "mention", "🔴 Rennes : arrêt de travail surprise des conducteurs de bus du réseau STAR ce matin. Aucun bus ne circule depuis 6h40, le métro fonctionne. #Rennes #grevestar", "fr", "relay", "", None, False),
-        ("06:58", "l1", lukas, "mention", "Hi! Is the metro running today? I need to get to the train station (Gares), my train to Paris is at 8:05", "en", "question", "metro", None, False),
-        ("07:02", "k1", kevin, "mention", "vous êtes sérieux là ?? pas un bus, pas un message, rien. 40 min que j'attends à République", "fr", "complaint", "", None, False),
-        ("07:04", "r2", direct_fb, "mention", "INFO TRAFIC · Arrêt de travail des conducteurs de bus STAR ce matin : aucun bus en circulation sur l'agglomération. Les lignes de métro a et b fonctionnent. Nous suivons la situation.", "fr", "relay", "", None, False),
-        ("07:06", "m2", maelle, "reply", "toujours rien. 20 personnes à l'arrêt. qqn a une info ?", "fr", "question", "bus", "m1", False),
-        ("07:08", "r3", radio, "mention", "Trafic · Le réseau de bus STAR est totalement à l'arrêt ce matin à Rennes. Métro a et b en service, forte affluence. Infos en direct à chaque quart d'heure.", "fr", "relay", "", None, False),
-        ("07:09", "c1", camille, "reply", "@lukasweber.bsky.social yes the metro is running, only the buses are stopped. Take it to Gares, it's direct from most stations", "en", "answer", "", "l1", False),
-        ("07:11", "n1", nathalie, "mention", f"Bonjour, mon fils de 11 ans attend le {ts.short} depuis 7h à {ts.termini[0]}, est-ce qu'il va passer ? Le collège n'a rien dit", "fr", "question", "bus", None, False),
-        ("07:15", "y2", yannick, "mention", "Pour info pour les collègues du CHU : le métro a roule, j'y suis, bondé mais ça passe. Par contre aucun bus.", "fr", "relay", "", None, False),
-        ("07:20", "l2", lukas, "reply", "@camille-riou.bsky.social thank you!! walking to the metro now 🙏", "en", "reply", "", "c1", False),
-        ("07:21", "u1", union, "mention", "⚠️ Étudiant·es : pas de bus STAR ce matin. Partiel à Villejean ou à Beaulieu ? Prévenez votre scolarité, on demande la neutralisation des retards. #grevestar", "fr", "relay", "", None, False),
-        ("07:26", "n2", nathalie, "reply", "Je suis allée le chercher en voiture. Pensez aux enfants svp, aucune info aux arrêts.", "fr", "complaint", "", "n1", False),
-        ("07:31", "k2", kevin, "mention", "1h à République. je rentre chez moi. vous êtes une bande de guignols", "fr", "complaint", "", None, False),
-        ("07:36", "p1", plans, "mention", "🚲 Plan B grève STAR : les vélos en libre-service partent vite, pensez covoit. Le métro fonctionne mais il est saturé aux heures de pointe. RT pour ceux qui attendent encore à l'arrêt", "fr", "relay", "", None, False),
-        ("07:39", "m3", maelle, "mention", "bon je pars à pied à République. 50 min de marche. merci pour l'info inexistante", "fr", "complaint", "", None, False),
-        ("07:46", "r4", direct_x, "mention", "Grève surprise à la STAR : toujours aucun bus à 7h45. Le métro tourne mais les quais sont bondés à Gares et République. Aucune heure de reprise annoncée. #Rennes", "fr", "relay", "", None, False),
-        ("07:51", "t1", trafic, "mention", "Rocade nord saturée, 25 min de bouchon porte de Saint-Malo, effet de la grève des bus STAR. Évitez le secteur si possible.", "fr", "relay", "", None, False),
-        ("07:54", "d1", patrick, "mention", "Grève sans préavis = illégal. Des sanctions ! Ras le bol de la prise d'otage des usagers #grevestar", "fr", "debate", "", None, False),
-        ("08:03", "d2", soizic, "reply", "@pat_hamon35 faire grève c'est un droit. Les conducteurs alertent depuis des mois sur les effectifs et les horaires, personne ne les écoute", "fr", "debate", "", "d1", False),
-        ("08:09", "d3", patrick, "reply", "@soizic_lg facile de soutenir quand on est en télétravail", "fr", "debate", "", "d2", False),
-        ("08:14", "d4", soizic, "reply", "@pat_hamon35 je suis aide-soignante et je suis venue à pied. Mais merci.", "fr", "debate", "", "d3", False),
-        ("08:12", "k3", kevin, "mention", "toujours aucun message officiel à 8h10. bravo. vraiment bravo", "fr", "complaint", "", None, False),
-        ("08:31", "r5", radio_bs, "mention", "Point trafic 8h30 · Toujours aucun bus STAR à Rennes. Métro a et b en service, forte affluence. Une réunion entre la direction et les représentants des conducteurs est en cours.", "fr", "relay", "", None, False),
-        ("08:41", "j1", journo, "mention", "Vous êtes bloqué·e ce matin par l'arrêt des bus STAR ? Je prépare un sujet, écrivez-moi en message privé.", "fr", "relay", "", None, False),
-        ("08:47", "pa1", parents, "mention", "Plusieurs enfants sont restés à l'arrêt sans car scolaire ce matin. Nous demandons au réseau un système d'alerte SMS pour les familles.", "fr", "complaint", "", None, False),
-        ("08:56", "e1", elu, "mention", "Encore une matinée de chaos sur le réseau STAR. La majorité métropolitaine doit rendre des comptes sur le dialogue social avec l'exploitant.", "fr", "debate", "", None, False),
-        ("09:40", "k4", kevin, "mention", "et du coup c'est reparti quand ? parce qu'à un moment faut le dire", "fr", "question", "bus", None, False),
-        ("09:52", "r6", direct_x, "mention", "Grève STAR : un accord a été trouvé, la reprise progressive du trafic bus est annoncée vers 10h15. Le métro fonctionne normalement. #Rennes", "fr", "relay", "", None, False),
-        ("10:18", "r7", direct_x, "mention", "✅ Rennes : reprise progressive des bus STAR depuis 10h15. Des perturbations sont encore à prévoir jusqu'en fin de matinée. #grevestar", "fr", "relay", "", None, False),
-        ("10:21", "r8", direct_fb, "mention", "MISE À JOUR · Les bus STAR circulent de nouveau depuis 10h15, avec des perturbations jusqu'à midi environ.", "fr", "relay", "", None, False),
-        ("10:24", "m4", maelle, "mention", f"la {c4.short} repasse enfin. 3h de retard au taf, génial. Et l'abonnement il sera remboursé ?", "fr", "tail", "", None, False),
-        ("10:35", "y3", yannick, "mention", "Merci à ceux qui ont répondu ce matin. Ce serait bien de penser aux soignants qui commencent tôt la prochaine fois.", "fr", "tail", "", None, False),
-        ("10:41", "l3", lukas, "mention", "Are buses back to normal now? The app still shows 'perturbé' everywhere and I have class at Beaulieu at 11", "en", "tail", "", None, False),
-        ("10:52", "n3", nathalie, "dm", "Bonjour, pouvez-vous me fournir une attestation pour l'absence de mon fils au collège ce matin ? Il attendait le car scolaire. Merci", "fr", "dm", "", None, False),
+        ("06:47", "m1", maelle, "mention", f"la {c4.short} circule ce matin ? personne à Grand Quartier et l'appli annonce un bus dans 2 min depuis 10 min", "fr", "question", "bus", None),
+        ("06:52", "y1", yannick, "mention", "Bonjour, infirmier au CHU, je commence à 7h30 à Pontchaillou. Le métro a fonctionne ? Je suis au Blosne et pas de bus pour aller à la station", "fr", "question", "metro", None),
+        ("06:55", "r1", direct_x, "mention", "🔴 Rennes : arrêt de travail surprise des conducteurs de bus du réseau STAR ce matin. Aucun bus ne circule depuis 6h40, le métro fonctionne. #Rennes #grevestar", "fr", "relay", "", None),
+        ("06:58", "l1", lukas, "mention", "Hi! Is the metro running today? I need to get to the train station (Gares), my train to Paris is at 8:05", "en", "question", "metro", None),
+        ("07:02", "k1", kevin, "mention", "vous êtes sérieux là ?? pas un bus, pas un message, rien. 40 min que j'attends à République", "fr", "complaint", "", None),
+        ("07:04", "r2", direct_fb, "mention", "INFO TRAFIC · Arrêt de travail des conducteurs de bus STAR ce matin : aucun bus en circulation sur l'agglomération. Les lignes de métro a et b fonctionnent. Nous suivons la situation.", "fr", "relay", "", None),
+        ("07:06", "m2", maelle, "reply", "toujours rien. 20 personnes à l'arrêt. qqn a une info ?", "fr", "question", "bus", "m1"),
+        ("07:08", "r3", radio, "mention", "Trafic · Le réseau de bus STAR est totalement à l'arrêt ce matin à Rennes. Métro a et b en service, forte affluence. Infos en direct à chaque quart d'heure.", "fr", "relay", "", None),
+        ("07:09", "c1", camille, "reply", "@lukasweber.bsky.social yes the metro is running, only the buses are stopped. Take it to Gares, it's direct from most stations", "en", "answer", "", "l1"),
+        ("07:11", "n1", nathalie, "mention", f"Bonjour, mon fils de 11 ans attend le {ts.short} depuis 7h à {ts.termini[0]}, est-ce qu'il va passer ? Le collège n'a rien dit", "fr", "question", "bus", None),
+        ("07:15", "y2", yannick, "mention", "Pour info pour les collègues du CHU : le métro a roule, j'y suis, bondé mais ça passe. Par contre aucun bus.", "fr", "relay", "", None),
+        ("07:20", "l2", lukas, "reply", "@camille-riou.bsky.social thank you!! walking to the metro now 🙏", "en", "reply", "", "c1"),
+        ("07:21", "u1", union, "mention", "⚠️ Étudiant·es : pas de bus STAR ce matin. Partiel à Villejean ou à Beaulieu ? Prévenez votre scolarité, on demande la neutralisation des retards. #grevestar", "fr", "relay", "", None),
+        ("07:26", "n2", nathalie, "reply", "Je suis allée le chercher en voiture. Pensez aux enfants svp, aucune info aux arrêts.", "fr", "complaint", "", "n1"),
+        ("07:31", "k2", kevin, "mention", "1h à République. je rentre chez moi. vous êtes une bande de guignols", "fr", "complaint", "", None),
+        ("07:36", "p1", plans, "mention", "🚲 Plan B grève STAR : les vélos en libre-service partent vite, pensez covoit. Le métro fonctionne mais il est saturé aux heures de pointe. RT pour ceux qui attendent encore à l'arrêt", "fr", "relay", "", None),
+        ("07:39", "m3", maelle, "mention", "bon je pars à pied à République. 50 min de marche. merci pour l'info inexistante", "fr", "complaint", "", None),
+        ("07:46", "r4", direct_x, "mention", "Grève surprise à la STAR : toujours aucun bus à 7h45. Le métro tourne mais les quais sont bondés à Gares et République. Aucune heure de reprise annoncée. #Rennes", "fr", "relay", "", None),
+        ("07:51", "t1", trafic, "mention", "Rocade nord saturée, 25 min de bouchon porte de Saint-Malo, effet de la grève des bus STAR. Évitez le secteur si possible.", "fr", "relay", "", None),
+        ("07:54", "d1", patrick, "mention", "Grève sans préavis = illégal. Des sanctions ! Ras le bol de la prise d'otage des usagers #grevestar", "fr", "debate", "", None),
+        ("08:03", "d2", soizic, "reply", "@pat_hamon35 faire grève c'est un droit. Les conducteurs alertent depuis des mois sur les effectifs et les horaires, personne ne les écoute", "fr", "debate", "", "d1"),
+        ("08:09", "d3", patrick, "reply", "@soizic_lg facile de soutenir quand on est en télétravail", "fr", "debate", "", "d2"),
+        ("08:14", "d4", soizic, "reply", "@pat_hamon35 je suis aide-soignante et je suis venue à pied. Mais merci.", "fr", "debate", "", "d3"),
+        ("08:12", "k3", kevin, "mention", "toujours aucun message officiel à 8h10. bravo. vraiment bravo", "fr", "complaint", "", None),
+        ("08:31", "r5", radio_bs, "mention", "Point trafic 8h30 · Toujours aucun bus STAR à Rennes. Métro a et b en service, forte affluence. Une réunion entre la direction et les représentants des conducteurs est en cours.", "fr", "relay", "", None),
+        ("08:41", "j1", journo, "mention", "Vous êtes bloqué·e ce matin par l'arrêt des bus STAR ? Je prépare un sujet, écrivez-moi en message privé.", "fr", "relay", "", None),
+        ("08:47", "pa1", parents, "mention", "Plusieurs enfants sont restés à l'arrêt sans car scolaire ce matin. Nous demandons au réseau un système d'alerte SMS pour les familles.", "fr", "complaint", "", None),
+        ("08:56", "e1", elu, "mention", "Encore une matinée de chaos sur le réseau STAR. La majorité métropolitaine doit rendre des comptes sur le dialogue social avec l'exploitant.", "fr", "debate", "", None),
+        ("09:40", "k4", kevin, "mention", "et du coup c'est reparti quand ? parce qu'à un moment faut le dire", "fr", "question", "bus", None),
+        ("09:52", "r6", direct_x, "mention", "Grève STAR : un accord a été trouvé, la reprise progressive du trafic bus est annoncée vers 10h15. Le métro fonctionne normalement. #Rennes", "fr", "relay", "", None),
+        ("10:18", "r7", direct_x, "mention", "✅ Rennes : reprise progressive des bus STAR depuis 10h15. Des perturbations sont encore à prévoir jusqu'en fin de matinée. #grevestar", "fr", "relay", "", None),
+        ("10:21", "r8", direct_fb, "mention", "MISE À JOUR · Les bus STAR circulent de nouveau depuis 10h15, avec des perturbations jusqu'à midi environ.", "fr", "relay", "", None),
+        ("10:24", "m4", maelle, "mention", f"la {c4.short} repasse enfin. 3h de retard au taf, génial. Et l'abonnement il sera remboursé ?", "fr", "tail", "", None),
+        ("10:35", "y3", yannick, "mention", "Merci à ceux qui ont répondu ce matin. Ce serait bien de penser aux soignants qui commencent tôt la prochaine fois.", "fr", "tail", "", None),
+        ("10:41", "l3", lukas, "mention", "Are buses back to normal now? The app still shows 'perturbé' everywhere and I have class at Beaulieu at 11", "en", "tail", "", None),
+        ("10:52", "n3", nathalie, "dm", "Bonjour, pouvez-vous me fournir une attestation pour l'absence de mon fils au collège ce matin ? Il attendait le car scolaire. Merci", "fr", "dm", "", None),
     ]
-    return [(at_clock(row[0], rng), row) for row in S]
+    # fmt: on
+    # Lines the scripted questions are about, so that answers name the right one.
+    lines = {"m1": c4, "m2": c4, "n1": ts, "y1": net.line("a")}
+    return [(at_clock(row[0], rng), row, lines.get(row[1])) for row in S]
 
 
 def generate(seed: int = SEED) -> list[Message]:
@@ -997,26 +1179,41 @@ def generate(seed: int = SEED) -> list[Message]:
     def some(categories: set[str], k: int) -> list[int]:
         return rng.sample([i for i, (_, c) in enumerate(slots) if c in categories], k)
 
-    english = set(some({"question"}, 8) + some({"tail"}, 2) + some({"complaint"}, 1) + some({"dm"}, 1))
+    english = set(
+        some({"question"}, 8) + some({"tail"}, 2) + some({"complaint"}, 1) + some({"dm"}, 1)
+    )
 
-    events = [(t, ("gen", (c, i in english))) for i, (t, c) in enumerate(slots)]
-    events += [(t, ("script", row)) for t, row in scripted]
+    # Scripted and generated messages go through one clock, so that each can
+    # reply to whatever the other has already posted.
+    events: list[tuple[float, tuple[tuple, Line | None] | None, tuple[str, bool]]] = [
+        (t, None, (c, i in english)) for i, (t, c) in enumerate(slots)
+    ]
+    events += [(t, (row, line), ("", False)) for t, row, line in scripted]
     events.sort(key=lambda e: e[0])
 
+    make = {
+        "question": b.question,
+        "complaint": b.complaint,
+        "relay": b.relay,
+        "debate": b.debate,
+        "answer": b.answer,
+        "reply": b.reply,
+        "dm": b.dm,
+        "tail": b.tail,
+    }
     by_key: dict[str, Message] = {}
-    for at, (source, payload) in events:
-        if source == "script":
-            clock, key, author, kind, text, lang, category, topic, parent, rough = payload
+    for at, script, (category, is_english) in events:
+        if script is not None:
+            (_, key, author, kind, text, lang, cat, topic, parent), line = script
             target = by_key[parent] if parent else None
-            msg = Message(at, author.network, kind, author, text, lang, target, category=category, topic=topic)
-            by_key[key] = b.emit(msg, rough=rough)
+            msg = Message(at, author.network, kind, author, text, lang, target, cat, topic, line)
+            by_key[key] = b.emit(msg, rough=False)
             continue
-        category, is_english = payload
         lang = "en" if is_english else "fr"
         # A reply needs something recent to reply to; without one the person
         # posts their own question (or, after resumption, their own doubt).
-        if getattr(b, category)(at, lang) is None:
-            getattr(b, "tail" if at >= RESUMPTION else "question")(at, lang)
+        if make[category](at, lang) is None:
+            make["tail" if at >= RESUMPTION else "question"](at, lang)
 
     messages = sorted(b.history, key=lambda m: m.at)
     for n, msg in enumerate(messages, 1):
