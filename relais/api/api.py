@@ -40,7 +40,9 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(PermissionDenied)
 def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc) or "Your role does not allow this."}, status=403)
+    return api.create_response(
+        request, {"detail": str(exc) or "Your role does not allow this."}, status=403
+    )
 
 
 @api.exception_handler(Http404)

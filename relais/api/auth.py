@@ -70,7 +70,9 @@ class SessionMembershipAuth(APIKeyCookie):
         if user is None or not user.is_authenticated:
             return None
         if check_csrf(request) is not None:
-            raise HttpError(403, "CSRF check failed: send the csrftoken cookie's value in X-CSRFToken.")
+            raise HttpError(
+                403, "CSRF check failed: send the csrftoken cookie's value in X-CSRFToken."
+            )
         return current_membership(request)
 
 

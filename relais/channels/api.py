@@ -75,7 +75,9 @@ class AccountOut(Schema):
 @paginate(LimitOffsetPagination, max_limit=200)
 def account_list(request: HttpRequest):
     membership = request.auth  # type: ignore[attr-defined]
-    return ChannelAccount.objects.filter(organization_id=membership.organization_id).order_by("name", "pk")
+    return ChannelAccount.objects.filter(organization_id=membership.organization_id).order_by(
+        "name", "pk"
+    )
 
 
 # --- The ingest webhook ------------------------------------------------------------------
@@ -90,7 +92,9 @@ def _storable(value: str) -> str:
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID), AfterValidator(_storable)]
-Handle = Annotated[str, StringConstraints(min_length=1, max_length=MAX_HANDLE), AfterValidator(_storable)]
+Handle = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_HANDLE), AfterValidator(_storable)
+]
 OptionalId = Annotated[str, StringConstraints(max_length=MAX_ID), AfterValidator(_storable)] | None
 
 
@@ -101,7 +105,9 @@ class _Strict(BaseModel):
 class WebhookAuthor(_Strict):
     external_id: Id
     handle: Handle
-    display_name: Annotated[str, StringConstraints(max_length=MAX_HANDLE), AfterValidator(_storable)] | None = None
+    display_name: (
+        Annotated[str, StringConstraints(max_length=MAX_HANDLE), AfterValidator(_storable)] | None
+    ) = None
     reach: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = None
 
 
@@ -109,7 +115,9 @@ class WebhookMessage(_Strict):
     external_id: Id
     kind: Literal["mention", "reply", "dm"]
     author: WebhookAuthor
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_storable)]
+    text: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_storable)
+    ]
     created_at: AwareDatetime
     thread_id: OptionalId = None
     reply_to_id: OptionalId = None
@@ -119,8 +127,10 @@ class WebhookMessage(_Strict):
             external_id=self.external_id,
             kind=MessageKind(self.kind),
             author=Author(
-                external_id=self.author.external_id, handle=self.author.handle,
-                display_name=self.author.display_name or "", reach=self.author.reach or 0,
+                external_id=self.author.external_id,
+                handle=self.author.handle,
+                display_name=self.author.display_name or "",
+                reach=self.author.reach or 0,
             ),
             text=self.text,
             created_at=ensure_aware(self.created_at),
@@ -188,18 +198,29 @@ def _pydantic_errors(exc: PydanticValidationError) -> list[dict[str, Any]]:
 @webhook_router.post(
     "/webhooks/ingest/{int:account_id}",
     auth=None,
-    response={202: IngestOut, 400: WebhookErrorOut, 401: WebhookErrorOut, 404: WebhookErrorOut, 413: WebhookErrorOut, 422: WebhookErrorOut},
+    response={
+        202: IngestOut,
+        400: WebhookErrorOut,
+        401: WebhookErrorOut,
+        404: WebhookErrorOut,
+        413: WebhookErrorOut,
+        422: WebhookErrorOut,
+    },
     summary="Hand messages to an account (signed with the account's webhook secret)",
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _inline_schema(WebhookBody)}},
         },
-        "parameters": [{
-            "in": "header", "name": SIGNATURE_HEADER, "required": True,
-            "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
-            "description": "sha256=<hex HMAC-SHA256 of the raw body, keyed with the account's webhook secret>",
-        }],
+        "parameters": [
+            {
+                "in": "header",
+                "name": SIGNATURE_HEADER,
+                "required": True,
+                "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+                "description": "sha256=<hex HMAC-SHA256 of the raw body, keyed with the account's webhook secret>",
+            }
+        ],
     },
 )
 def ingest_webhook(request: HttpRequest, account_id: int):
@@ -210,7 +231,9 @@ def ingest_webhook(request: HttpRequest, account_id: int):
         body = request.body
     except RequestDataTooBig:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Status(413, {"detail": f"The body is larger than {limit} bytes: send fewer messages per call."})
+        return Status(
+            413, {"detail": f"The body is larger than {limit} bytes: send fewer messages per call."}
+        )
     error = _signature_error(account, request, body)
     if error is not None:
         logger.warning("ingest webhook, account %s: refused (%s)", account.pk, error)
@@ -220,7 +243,9 @@ def ingest_webhook(request: HttpRequest, account_id: int):
     except PydanticValidationError as exc:
         errors = _pydantic_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
-            return Status(400, {"detail": f"The body is not valid JSON (UTF-8): {errors[0]['msg']}"})
+            return Status(
+                400, {"detail": f"The body is not valid JSON (UTF-8): {errors[0]['msg']}"}
+            )
         return Status(422, {"detail": errors})
     result = ingest(account=account, messages=[m.to_inbound() for m in payload.messages])
     return Status(202, {"stored": result.stored, "duplicates": result.duplicates})

@@ -134,7 +134,9 @@ class TextIn(Schema):
 
 
 class AssignIn(Schema):
-    user_id: int | None = Field(..., description="a member of the organisation, or null to unassign")
+    user_id: int | None = Field(
+        ..., description="a member of the organisation, or null to unassign"
+    )
 
 
 def _membership(request: HttpRequest) -> Membership:
@@ -147,33 +149,47 @@ def conversation_list(request: HttpRequest, filters: Query[ConversationQuery]):
     return selectors.conversation_list(
         membership=_membership(request),
         filters=selectors.ConversationFilters(
-            status=filters.status, account_id=filters.account, team_id=filters.team,
-            mine=filters.mine, unassigned=filters.unassigned, q=filters.q.strip(),
+            status=filters.status,
+            account_id=filters.account,
+            team_id=filters.team,
+            mine=filters.mine,
+            unassigned=filters.unassigned,
+            q=filters.q.strip(),
         ),
     )
 
 
-@router.get("/conversations/{int:conversation_id}", response={200: ConversationDetailOut, 404: ErrorOut},
-            summary="One conversation with its contact, messages and notes")
+@router.get(
+    "/conversations/{int:conversation_id}",
+    response={200: ConversationDetailOut, 404: ErrorOut},
+    summary="One conversation with its contact, messages and notes",
+)
 def conversation_detail(request: HttpRequest, conversation_id: int):
     return access_conversation(_membership(request), conversation_id)
 
 
-@router.get("/conversations/{int:conversation_id}/messages", response=list[MessageOut],
-            summary="A conversation's messages, oldest first")
+@router.get(
+    "/conversations/{int:conversation_id}/messages",
+    response=list[MessageOut],
+    summary="A conversation's messages, oldest first",
+)
 @paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
 def conversation_messages(request: HttpRequest, conversation_id: int):
     conversation = access_conversation(_membership(request), conversation_id)
     return selectors.conversation_messages(conversation=conversation)
 
 
-@router.post("/conversations/{int:conversation_id}/reply",
-             response={201: MessageOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
-             summary="Answer the citizen on the conversation's network")
+@router.post(
+    "/conversations/{int:conversation_id}/reply",
+    response={201: MessageOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Answer the citizen on the conversation's network",
+)
 def conversation_reply(request: HttpRequest, conversation_id: int, payload: TextIn):
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
-    message = actions.conversation_reply(conversation=conversation, membership=membership, text=payload.text)
+    message = actions.conversation_reply(
+        conversation=conversation, membership=membership, text=payload.text
+    )
     # The delivery may already have moved on (sent, or failed) once the reply committed.
     message.refresh_from_db()
     if message.delivery is not None:
@@ -181,44 +197,65 @@ def conversation_reply(request: HttpRequest, conversation_id: int, payload: Text
     return Status(201, message)
 
 
-@router.post("/conversations/{int:conversation_id}/assign",
-             response={200: ConversationOut, 403: ErrorOut, 404: ErrorOut},
-             summary="Assign to a member of the organisation, or unassign with null")
+@router.post(
+    "/conversations/{int:conversation_id}/assign",
+    response={200: ConversationOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Assign to a member of the organisation, or unassign with null",
+)
 def conversation_assign(request: HttpRequest, conversation_id: int, payload: AssignIn):
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     assignee = access_member(membership, payload.user_id) if payload.user_id is not None else None
-    return actions.conversation_assign(conversation=conversation, membership=membership, assignee=assignee)
+    return actions.conversation_assign(
+        conversation=conversation, membership=membership, assignee=assignee
+    )
 
 
-@router.post("/conversations/{int:conversation_id}/close",
-             response={200: ConversationOut, 403: ErrorOut, 404: ErrorOut}, summary="Close")
+@router.post(
+    "/conversations/{int:conversation_id}/close",
+    response={200: ConversationOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Close",
+)
 def conversation_close(request: HttpRequest, conversation_id: int):
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
-    return actions.conversation_set_status(conversation=conversation, membership=membership, status=ConversationStatus.CLOSED)
+    return actions.conversation_set_status(
+        conversation=conversation, membership=membership, status=ConversationStatus.CLOSED
+    )
 
 
-@router.post("/conversations/{int:conversation_id}/reopen",
-             response={200: ConversationOut, 403: ErrorOut, 404: ErrorOut}, summary="Reopen")
+@router.post(
+    "/conversations/{int:conversation_id}/reopen",
+    response={200: ConversationOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Reopen",
+)
 def conversation_reopen(request: HttpRequest, conversation_id: int):
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
-    return actions.conversation_set_status(conversation=conversation, membership=membership, status=ConversationStatus.OPEN)
+    return actions.conversation_set_status(
+        conversation=conversation, membership=membership, status=ConversationStatus.OPEN
+    )
 
 
-@router.get("/conversations/{int:conversation_id}/notes", response=list[NoteOut],
-            summary="A conversation's internal notes, oldest first")
+@router.get(
+    "/conversations/{int:conversation_id}/notes",
+    response=list[NoteOut],
+    summary="A conversation's internal notes, oldest first",
+)
 @paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
 def note_list(request: HttpRequest, conversation_id: int):
     conversation = access_conversation(_membership(request), conversation_id)
     return selectors.conversation_notes(conversation=conversation)
 
 
-@router.post("/conversations/{int:conversation_id}/notes",
-             response={201: NoteOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
-             summary="Add an internal note (never sent to the network)")
+@router.post(
+    "/conversations/{int:conversation_id}/notes",
+    response={201: NoteOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Add an internal note (never sent to the network)",
+)
 def note_add(request: HttpRequest, conversation_id: int, payload: TextIn):
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
-    return Status(201, actions.note_add(conversation=conversation, membership=membership, text=payload.text))
+    return Status(
+        201, actions.note_add(conversation=conversation, membership=membership, text=payload.text)
+    )

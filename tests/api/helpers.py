@@ -24,14 +24,18 @@ def token_client(membership: Membership, **kwargs: Any) -> Client:
 
 
 def post_json(client: Client, path: str, data: Any = None):
-    return client.post(path, data=json.dumps(data if data is not None else {}), content_type="application/json")
+    return client.post(
+        path, data=json.dumps(data if data is not None else {}), content_type="application/json"
+    )
 
 
 def signature(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def webhook_message(external_id: str = "w-1", text: str = "Le tram T2 est-il à l'arrêt ?", **extra: Any) -> dict:
+def webhook_message(
+    external_id: str = "w-1", text: str = "Le tram T2 est-il à l'arrêt ?", **extra: Any
+) -> dict:
     message = {
         "external_id": external_id,
         "kind": "mention",
@@ -43,8 +47,15 @@ def webhook_message(external_id: str = "w-1", text: str = "Le tram T2 est-il à 
     return message
 
 
-def post_webhook(client: Client, account: ChannelAccount, payload: Any = None, *, body: bytes | None = None,
-                 secret: str | None = None, sig: str | None = None):
+def post_webhook(
+    client: Client,
+    account: ChannelAccount,
+    payload: Any = None,
+    *,
+    body: bytes | None = None,
+    secret: str | None = None,
+    sig: str | None = None,
+):
     if body is None:
         body = json.dumps(payload, ensure_ascii=False).encode()
     headers = {}
@@ -52,12 +63,21 @@ def post_webhook(client: Client, account: ChannelAccount, payload: Any = None, *
         sig = signature(body, account.webhook_secret if secret is None else secret)
     if sig:
         headers["X-Relais-Signature"] = sig
-    return client.post(f"/api/webhooks/ingest/{account.pk}", data=body, content_type="application/json",
-                       headers=headers)
+    return client.post(
+        f"/api/webhooks/ingest/{account.pk}",
+        data=body,
+        content_type="application/json",
+        headers=headers,
+    )
 
 
-def make_conversation(account: ChannelAccount, capture, *, handle: str = "maelle",
-                      text: str = "La C4 circule ce matin ?") -> Conversation:
+def make_conversation(
+    account: ChannelAccount,
+    capture,
+    *,
+    handle: str = "maelle",
+    text: str = "La C4 circule ce matin ?",
+) -> Conversation:
     with capture(execute=True):
         message = inbound(text, handle=handle)
         ingest(account=account, messages=[message])
@@ -79,28 +99,54 @@ class World:
 def make_world(personas: Personas, capture) -> World:
     conversation = make_conversation(personas.account, capture, handle="maelle_alpha")
     with capture(execute=True):
-        reply = actions.conversation_reply(conversation=conversation, membership=personas.agent_a,
-                                           text="Bonjour, elle circule.")
-    Delivery.objects.filter(pk=reply.delivery_id).update(state=DeliveryState.FAILED, last_error="test")
-    note = actions.note_add(conversation=conversation, membership=personas.agent_a, text="Client régulier.")
+        reply = actions.conversation_reply(
+            conversation=conversation, membership=personas.agent_a, text="Bonjour, elle circule."
+        )
+    Delivery.objects.filter(pk=reply.delivery_id).update(
+        state=DeliveryState.FAILED, last_error="test"
+    )
+    note = actions.note_add(
+        conversation=conversation, membership=personas.agent_a, text="Client régulier."
+    )
     other = make_conversation(personas.other_account, capture, handle="bob_beta")
     conversation.refresh_from_db()
     reply.refresh_from_db()
-    return World(personas=personas, conversation=conversation, reply=reply, note=note, other_conversation=other)
+    return World(
+        personas=personas,
+        conversation=conversation,
+        reply=reply,
+        note=note,
+        other_conversation=other,
+    )
 
 
 def db_state() -> dict[str, Any]:
     """Everything a write could change, to compare before and after an attempt."""
     return {
-        "conversations": list(Conversation.objects.order_by("pk").values(
-            "pk", "status", "assignee_id", "team_id", "closed_at", "last_activity_at", "first_response_at",
-            "priority",
-        )),
-        "messages": list(Message.objects.order_by("pk").values("pk", "text", "external_id", "delivery_id")),
+        "conversations": list(
+            Conversation.objects.order_by("pk").values(
+                "pk",
+                "status",
+                "assignee_id",
+                "team_id",
+                "closed_at",
+                "last_activity_at",
+                "first_response_at",
+                "priority",
+            )
+        ),
+        "messages": list(
+            Message.objects.order_by("pk").values("pk", "text", "external_id", "delivery_id")
+        ),
         "notes": list(Note.objects.order_by("pk").values("pk", "text")),
-        "deliveries": list(Delivery.objects.order_by("pk").values(
-            "pk", "state", "attempts", "max_attempts", "next_attempt_at")),
-        "viewers": list(ConversationViewer.objects.order_by("pk").values("pk", "user_id", "last_seen_at")),
+        "deliveries": list(
+            Delivery.objects.order_by("pk").values(
+                "pk", "state", "attempts", "max_attempts", "next_attempt_at"
+            )
+        ),
+        "viewers": list(
+            ConversationViewer.objects.order_by("pk").values("pk", "user_id", "last_seen_at")
+        ),
         "audit": AuditEntry.objects.count(),
         "raw_events": RawEvent.objects.count(),
     }

@@ -75,8 +75,12 @@ def test_session_reads_and_writes_with_csrf(world):
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     client.get("/login/")  # sets the csrftoken cookie
-    response = client.post(url, data=json.dumps({"text": "avec jeton"}), content_type="application/json",
-                           headers={"X-CSRFToken": client.cookies["csrftoken"].value})
+    response = client.post(
+        url,
+        data=json.dumps({"text": "avec jeton"}),
+        content_type="application/json",
+        headers={"X-CSRFToken": client.cookies["csrftoken"].value},
+    )
     assert response.status_code == 201
     assert Note.objects.filter(text="avec jeton").exists()
 
@@ -94,7 +98,9 @@ def test_apitoken_command_prints_a_working_key(personas, capsys):
     token = ApiToken.objects.get(name="crm-sync")
     assert token.membership == personas.supervisor
     assert token.key_hash == ApiToken.hash(key) and key not in token.key_hash
-    assert Client(headers={"Authorization": f"Bearer {key}"}).get("/api/accounts").status_code == 200
+    assert (
+        Client(headers={"Authorization": f"Bearer {key}"}).get("/api/accounts").status_code == 200
+    )
 
 
 def test_apitoken_command_refuses_a_stranger(personas):
@@ -110,8 +116,12 @@ def test_apitoken_command_refuses_a_stranger(personas):
 
 def test_conversation_list_and_filters(world, agent, django_capture_on_commit_callbacks):
     p = world.personas
-    second = make_conversation(p.account, django_capture_on_commit_callbacks, handle="noe",
-                               text="Ascenseur en panne station Gare")
+    second = make_conversation(
+        p.account,
+        django_capture_on_commit_callbacks,
+        handle="noe",
+        text="Ascenseur en panne station Gare",
+    )
 
     def ids(query=""):
         response = agent.get(f"/api/conversations{query}")
@@ -138,7 +148,15 @@ def test_conversation_list_and_filters(world, agent, django_capture_on_commit_ca
     assert page["count"] == 2 and len(page["items"]) == 1
 
     item = agent.get("/api/conversations?status=all").json()["items"][0]
-    assert set(item) >= {"id", "status", "contact", "account", "assignee", "team", "last_activity_at"}
+    assert set(item) >= {
+        "id",
+        "status",
+        "contact",
+        "account",
+        "assignee",
+        "team",
+        "last_activity_at",
+    }
 
 
 def test_conversation_detail(world, agent):
@@ -146,8 +164,12 @@ def test_conversation_detail(world, agent):
     assert response.status_code == 200
     body = response.json()
     assert body["contact"]["handle"] == "maelle_alpha"
-    assert body["account"] == {"id": world.personas.account.pk, "name": "Alpha on X", "network": "x",
-                               "handle": "alpha_transit"}
+    assert body["account"] == {
+        "id": world.personas.account.pk,
+        "name": "Alpha on X",
+        "network": "x",
+        "handle": "alpha_transit",
+    }
     assert [m["direction"] for m in body["messages"]] == ["in", "out"]
     assert body["messages"][1]["delivery"]["state"] == DeliveryState.FAILED
     assert body["messages"][1]["sent_by"]["username"] == "agent_a"
@@ -190,8 +212,11 @@ def test_openapi_and_docs(personas):
 def test_reply(personas, agent, django_capture_on_commit_callbacks):
     conversation = make_conversation(personas.account, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_json(agent, f"/api/conversations/{conversation.pk}/reply",
-                             {"text": "Bonjour, la C4 circule."})
+        response = post_json(
+            agent,
+            f"/api/conversations/{conversation.pk}/reply",
+            {"text": "Bonjour, la C4 circule."},
+        )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["direction"] == "out" and body["text"] == "Bonjour, la C4 circule."
@@ -206,12 +231,19 @@ def test_reply(personas, agent, django_capture_on_commit_callbacks):
 
 def test_reply_too_long_for_x_is_422(world, agent):
     before = db_state()
-    response = post_json(agent, f"/api/conversations/{world.conversation.pk}/reply", {"text": "é" * 281})
+    response = post_json(
+        agent, f"/api/conversations/{world.conversation.pk}/reply", {"text": "é" * 281}
+    )
     assert response.status_code == 422
     assert response.json()["detail"] == "The reply is 281 characters long; X allows 280."
     assert db_state() == before
     # Exactly the limit is fine.
-    assert post_json(agent, f"/api/conversations/{world.conversation.pk}/reply", {"text": "é" * 280}).status_code == 201
+    assert (
+        post_json(
+            agent, f"/api/conversations/{world.conversation.pk}/reply", {"text": "é" * 280}
+        ).status_code
+        == 201
+    )
 
 
 @pytest.mark.parametrize("payload", [{"text": "   "}, {}, {"text": 12}, {"text": "x", "extra": 1}])
@@ -252,11 +284,18 @@ def test_close_and_reopen(world, agent):
 
 
 def test_add_note(world, agent):
-    response = post_json(agent, f"/api/conversations/{world.conversation.pk}/notes", {"text": "Rappeler demain."})
+    response = post_json(
+        agent, f"/api/conversations/{world.conversation.pk}/notes", {"text": "Rappeler demain."}
+    )
     assert response.status_code == 201
     assert response.json()["text"] == "Rappeler demain."
     assert response.json()["author"]["username"] == "agent_a"
-    assert post_json(agent, f"/api/conversations/{world.conversation.pk}/notes", {"text": " "}).status_code == 422
+    assert (
+        post_json(
+            agent, f"/api/conversations/{world.conversation.pk}/notes", {"text": " "}
+        ).status_code
+        == 422
+    )
 
 
 WRITES = [
@@ -309,11 +348,15 @@ def test_webhook_duplicates_within_one_call(personas):
 
 
 def test_webhook_threads_replies(personas, django_capture_on_commit_callbacks):
-    payload = {"messages": [
-        webhook_message("root"),
-        webhook_message("answer", kind="reply", thread_id="root", reply_to_id="root", text="Toujours ?"),
-        webhook_message("dm-1", kind="dm", thread_id=None, text="En privé"),
-    ]}
+    payload = {
+        "messages": [
+            webhook_message("root"),
+            webhook_message(
+                "answer", kind="reply", thread_id="root", reply_to_id="root", text="Toujours ?"
+            ),
+            webhook_message("dm-1", kind="dm", thread_id=None, text="En privé"),
+        ]
+    }
     with django_capture_on_commit_callbacks(execute=True):
         assert post_webhook(Client(), personas.account, payload).status_code == 202
     assert Conversation.objects.count() == 2
@@ -325,41 +368,62 @@ def test_webhook_empty_batch(personas):
     assert response.json() == {"stored": 0, "duplicates": 0}
 
 
-@pytest.mark.parametrize("sig", [
-    "",  # missing
-    "sha256=" + "0" * 64,  # forged
-    "sha1=abc",  # malformed
-    "sha256=zz",
-])
+@pytest.mark.parametrize(
+    "sig",
+    [
+        "",  # missing
+        "sha256=" + "0" * 64,  # forged
+        "sha1=abc",  # malformed
+        "sha256=zz",
+    ],
+)
 def test_webhook_bad_signature_is_401(personas, sig):
     response = post_webhook(Client(), personas.account, {"messages": [webhook_message()]}, sig=sig)
     assert response.status_code == 401
-    assert "signature" in response.json()["detail"].lower() or "X-Relais-Signature" in response.json()["detail"]
+    assert (
+        "signature" in response.json()["detail"].lower()
+        or "X-Relais-Signature" in response.json()["detail"]
+    )
     assert not RawEvent.objects.exists()
 
 
 def test_webhook_signature_covers_the_exact_bytes(personas):
     body = json.dumps({"messages": [webhook_message()]}).encode()
     tampered = body.replace(b"T2", b"T3")
-    response = post_webhook(Client(), personas.account, body=tampered, sig=signature(body, personas.account.webhook_secret))
+    response = post_webhook(
+        Client(),
+        personas.account,
+        body=tampered,
+        sig=signature(body, personas.account.webhook_secret),
+    )
     assert response.status_code == 401
     assert not RawEvent.objects.exists()
 
 
 def test_webhook_signed_with_another_accounts_secret(personas):
-    response = post_webhook(Client(), personas.account, {"messages": [webhook_message()]},
-                            secret=personas.other_account.webhook_secret)
+    response = post_webhook(
+        Client(),
+        personas.account,
+        {"messages": [webhook_message()]},
+        secret=personas.other_account.webhook_secret,
+    )
     assert response.status_code == 401
     assert not RawEvent.objects.exists()
 
 
 def test_webhook_unknown_account_is_404(personas):
-    response = Client().post("/api/webhooks/ingest/999999", data=b"{}", content_type="application/json",
-                             headers={"X-Relais-Signature": signature(b"{}", "x")})
+    response = Client().post(
+        "/api/webhooks/ingest/999999",
+        data=b"{}",
+        content_type="application/json",
+        headers={"X-Relais-Signature": signature(b"{}", "x")},
+    )
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe\x00", b'{"messages": [{"text": "\\ud800"}]}'])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"", b"\xff\xfe\x00", b'{"messages": [{"text": "\\ud800"}]}']
+)
 def test_webhook_malformed_json_is_400(personas, body):
     response = post_webhook(Client(), personas.account, body=body)
     assert response.status_code == 400
@@ -373,25 +437,41 @@ def _bad(field_path, **changes):
     return pytest.param({"messages": [message]}, field_path, id="-".join(map(str, field_path)))
 
 
-@pytest.mark.parametrize(("payload", "loc"), [
-    pytest.param({"messages": [webhook_message()], "extra": 1}, ["body", "extra"], id="extra-top"),
-    pytest.param({}, ["body", "messages"], id="no-messages"),
-    pytest.param({"messages": "x"}, ["body", "messages"], id="messages-not-list"),
-    _bad(["body", "messages", 0, "unknown"], unknown="x"),
-    _bad(["body", "messages", 0, "kind"], kind="post"),
-    _bad(["body", "messages", 0, "external_id"], external_id=42),
-    _bad(["body", "messages", 0, "external_id"], external_id=""),
-    _bad(["body", "messages", 0, "external_id"], external_id="x" * 141),
-    _bad(["body", "messages", 0, "created_at"], created_at="2025-03-04T07:12:00"),  # naive
-    _bad(["body", "messages", 0, "created_at"], created_at="hier"),
-    _bad(["body", "messages", 0, "text"], text=""),
-    _bad(["body", "messages", 0, "text"], text="x" * 100_001),
-    _bad(["body", "messages", 0, "text"], text="a\x00b"),
-    _bad(["body", "messages", 0, "author", "handle"], author={"external_id": "u", "handle": ""}),
-    _bad(["body", "messages", 0, "author", "reach"], author={"external_id": "u", "handle": "h", "reach": -1}),
-    _bad(["body", "messages", 0, "author", "reach"], author={"external_id": "u", "handle": "h", "reach": "9"}),
-    _bad(["body", "messages", 0, "author", "avatar"], author={"external_id": "u", "handle": "h", "avatar": "x"}),
-])
+@pytest.mark.parametrize(
+    ("payload", "loc"),
+    [
+        pytest.param(
+            {"messages": [webhook_message()], "extra": 1}, ["body", "extra"], id="extra-top"
+        ),
+        pytest.param({}, ["body", "messages"], id="no-messages"),
+        pytest.param({"messages": "x"}, ["body", "messages"], id="messages-not-list"),
+        _bad(["body", "messages", 0, "unknown"], unknown="x"),
+        _bad(["body", "messages", 0, "kind"], kind="post"),
+        _bad(["body", "messages", 0, "external_id"], external_id=42),
+        _bad(["body", "messages", 0, "external_id"], external_id=""),
+        _bad(["body", "messages", 0, "external_id"], external_id="x" * 141),
+        _bad(["body", "messages", 0, "created_at"], created_at="2025-03-04T07:12:00"),  # naive
+        _bad(["body", "messages", 0, "created_at"], created_at="hier"),
+        _bad(["body", "messages", 0, "text"], text=""),
+        _bad(["body", "messages", 0, "text"], text="x" * 100_001),
+        _bad(["body", "messages", 0, "text"], text="a\x00b"),
+        _bad(
+            ["body", "messages", 0, "author", "handle"], author={"external_id": "u", "handle": ""}
+        ),
+        _bad(
+            ["body", "messages", 0, "author", "reach"],
+            author={"external_id": "u", "handle": "h", "reach": -1},
+        ),
+        _bad(
+            ["body", "messages", 0, "author", "reach"],
+            author={"external_id": "u", "handle": "h", "reach": "9"},
+        ),
+        _bad(
+            ["body", "messages", 0, "author", "avatar"],
+            author={"external_id": "u", "handle": "h", "avatar": "x"},
+        ),
+    ],
+)
 def test_webhook_invalid_body_is_422_naming_the_field(personas, payload, loc):
     response = post_webhook(Client(), personas.account, payload)
     assert response.status_code == 422, response.content
@@ -406,12 +486,17 @@ def test_webhook_at_most_1000_messages(personas):
     assert response.json()["detail"][0]["loc"] == ["body", "messages"]
     assert not RawEvent.objects.exists()
     payload["messages"].pop()
-    assert post_webhook(Client(), personas.account, payload).json() == {"stored": 1000, "duplicates": 0}
+    assert post_webhook(Client(), personas.account, payload).json() == {
+        "stored": 1000,
+        "duplicates": 0,
+    }
 
 
 def test_webhook_body_too_large_is_413(personas, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = post_webhook(Client(), personas.account, {"messages": [webhook_message(text="x" * 2000)]})
+    response = post_webhook(
+        Client(), personas.account, {"messages": [webhook_message(text="x" * 2000)]}
+    )
     assert response.status_code == 413
     assert not RawEvent.objects.exists()
 
@@ -427,14 +512,21 @@ UNUSUAL = (
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> {{ 7*7 }} {% now "Y" %} \'; DROP TABLE x; --'
 
 
-@pytest.mark.parametrize("text", [
-    pytest.param("La ligne 4 " * 1818 + "!!", id="20000-chars"),
-    pytest.param(UNUSUAL, id="unicode"),
-    pytest.param(HOSTILE, id="html-js"),
-])
-def test_webhook_text_round_trips_exactly(personas, agent, text, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("La ligne 4 " * 1818 + "!!", id="20000-chars"),
+        pytest.param(UNUSUAL, id="unicode"),
+        pytest.param(HOSTILE, id="html-js"),
+    ],
+)
+def test_webhook_text_round_trips_exactly(
+    personas, agent, text, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_webhook(Client(), personas.account, {"messages": [webhook_message("t-1", text=text)]})
+        response = post_webhook(
+            Client(), personas.account, {"messages": [webhook_message("t-1", text=text)]}
+        )
     assert response.status_code == 202
     message = Message.objects.get(external_id="t-1")
     assert message.text == text
@@ -444,8 +536,13 @@ def test_webhook_text_round_trips_exactly(personas, agent, text, django_capture_
 
 def test_webhook_long_ids_fit(personas, django_capture_on_commit_callbacks):
     # The longest ids accepted still make a conversation (thread key is 300 wide).
-    message = webhook_message("i" * 140, kind="reply", thread_id="t" * 140, reply_to_id="r" * 140,
-                              author={"external_id": "a" * 140, "handle": "h" * 200, "display_name": "d" * 200})
+    message = webhook_message(
+        "i" * 140,
+        kind="reply",
+        thread_id="t" * 140,
+        reply_to_id="r" * 140,
+        author={"external_id": "a" * 140, "handle": "h" * 200, "display_name": "d" * 200},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert post_webhook(Client(), personas.account, {"messages": [message]}).status_code == 202
     assert RawEvent.objects.get().state == "done"

@@ -10,7 +10,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--org", help="organisation slug (needed when the user belongs to several)")
+        parser.add_argument(
+            "--org", help="organisation slug (needed when the user belongs to several)"
+        )
         parser.add_argument("--name", required=True, help="what the token is for, e.g. 'crm-sync'")
 
     def handle(self, *args, **options):
@@ -22,9 +24,13 @@ class Command(BaseCommand):
         found = list(memberships[:2])
         if not found:
             where = f" in {options['org']!r}" if options["org"] else ""
-            raise CommandError(f"{options['username']!r} is not a member of any organisation{where}.")
+            raise CommandError(
+                f"{options['username']!r} is not a member of any organisation{where}."
+            )
         if len(found) > 1:
-            raise CommandError(f"{options['username']!r} belongs to several organisations: choose one with --org.")
+            raise CommandError(
+                f"{options['username']!r} belongs to several organisations: choose one with --org."
+            )
         membership = found[0]
         name = options["name"].strip()
         if not name:
