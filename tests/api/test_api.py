@@ -231,11 +231,16 @@ def test_reply(personas, agent, django_capture_on_commit_callbacks):
 
 def test_reply_too_long_for_x_is_422(world, agent):
     before = db_state()
-    response = post_json(
-        agent, f"/api/conversations/{world.conversation.pk}/reply", {"text": "é" * 281}
+    url = f"/api/conversations/{world.conversation.pk}/reply"
+    # Messages follow Accept-Language, French by default.
+    response = agent.post(
+        url, {"text": "é" * 281}, content_type="application/json", headers={"Accept-Language": "en"}
     )
     assert response.status_code == 422
     assert response.json()["detail"] == "The reply is 281 characters long; X allows 280."
+    response = post_json(agent, url, {"text": "é" * 281})
+    assert response.status_code == 422
+    assert "281" in response.json()["detail"] and "280" in response.json()["detail"]
     assert db_state() == before
     # Exactly the limit is fine.
     assert (
