@@ -17,6 +17,8 @@ RELAIS := $(VENV)/bin/relais
 STAMP := $(VENV)/.stamp
 VENDOR := relais/web/static/vendor
 CHROMIUM := /usr/bin/chromium
+# Fonts, so that screenshots show the accents, Hebrew and emoji that the tests post.
+BROWSER_FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0
 
@@ -94,11 +96,12 @@ bench: install
 
 # --- checks -------------------------------------------------------------------------------
 
-$(CHROMIUM):
+# Debian's Chromium, never a browser that a test tool downloads; only when missing.
+$(CHROMIUM) $(BROWSER_FONTS) &:
 	$(APT_GET) update -qq
-	$(APT_GET) install --no-install-recommends chromium fonts-dejavu-core
+	$(APT_GET) install --no-install-recommends chromium fonts-dejavu-core fonts-noto-color-emoji
 
-chromium: $(CHROMIUM)
+chromium: $(CHROMIUM) $(BROWSER_FONTS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -119,10 +122,10 @@ test-sqlite: install
 test-postgres: install
 	$(TEST_ENV) DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) -m "not browser"
 
-test-browser: install $(CHROMIUM)
+test-browser: install chromium
 	$(TEST_ENV) $(PYTEST) -m browser tests/browser
 
-test: install $(CHROMIUM)
+test: install chromium
 	$(MAKE) lint
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
