@@ -25,7 +25,8 @@ SECRET_KEY = os.environ.get("RELAIS_SECRET_KEY", "relais-insecure-development-ke
 # key is derived from SECRET_KEY so that the embedded default runs with no set-up.
 RELAIS_ENCRYPTION_KEY = os.environ.get("RELAIS_ENCRYPTION_KEY", "")
 ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("RELAIS_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    h.strip()
+    for h in os.environ.get("RELAIS_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 ]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("RELAIS_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
@@ -128,7 +129,9 @@ RELAIS_BROKER = os.environ.get("RELAIS_BROKER", RELAIS_BROKER)
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 
 # The ingest pipeline: ordered steps, each a dotted path to a callable taking a Batch.
 # Triage, SLA and listening insert themselves here.

@@ -12,14 +12,20 @@ from relais.demo.setup import DEMO_SLUG
 
 
 def test_createorg(db):
-    call_command("createorg", "ville-x", "Ville de X", "--admin", "maire", "--password", "long-enough-pw")
+    call_command(
+        "createorg", "ville-x", "Ville de X", "--admin", "maire", "--password", "long-enough-pw"
+    )
     membership = Membership.objects.get(organization__slug="ville-x")
     assert membership.role == Role.ADMIN
     assert membership.user.check_password("long-enough-pw")
     with pytest.raises(CommandError, match="exists already"):
-        call_command("createorg", "ville-x", "Ville de X", "--admin", "maire", "--password", "long-enough-pw")
+        call_command(
+            "createorg", "ville-x", "Ville de X", "--admin", "maire", "--password", "long-enough-pw"
+        )
     with pytest.raises(CommandError, match="8 characters"):
-        call_command("createorg", "ville-y", "Ville de Y", "--admin", "other", "--password", "short")
+        call_command(
+            "createorg", "ville-y", "Ville de Y", "--admin", "other", "--password", "short"
+        )
 
 
 def test_demo_setup_is_idempotent(db, capsys):
@@ -27,8 +33,9 @@ def test_demo_setup_is_idempotent(db, capsys):
     call_command("demo", "--setup-only")
     org = Organization.objects.get(slug=DEMO_SLUG)
     assert ChannelAccount.objects.filter(organization=org).count() == 3
-    assert set(ChannelAccount.objects.filter(organization=org).values_list("network", flat=True)) == {
-        "x", "facebook", "bluesky"}
+    assert set(
+        ChannelAccount.objects.filter(organization=org).values_list("network", flat=True)
+    ) == {"x", "facebook", "bluesky"}
     roles = dict(Membership.objects.filter(organization=org).values_list("user__username", "role"))
     assert {u for u, r in roles.items() if r == Role.AGENT} == {"lea", "hugo", "nina"}
     assert org.teams.count() == 2
@@ -37,7 +44,12 @@ def test_demo_setup_is_idempotent(db, capsys):
 
 
 def test_console_command_lists_relais_commands():
-    result = subprocess.run([sys.executable, "-m", "relais.cli", "help"], capture_output=True, text=True, timeout=120,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "relais.cli", "help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     for command in ("run", "worker", "demo", "replay", "createorg", "migrate"):
         assert f"    {command}\n" in result.stdout

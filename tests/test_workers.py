@@ -73,18 +73,34 @@ def _count(kind: str, url: str, sql: str) -> int:
 
 def _run_two_workers(tmp_path, database, extra_env):
     kind, url = database
-    env = {**os.environ, "DATABASE_URL": url, "RELAIS_VAR_DIR": str(tmp_path / "var"),
-           "DJANGO_SETTINGS_MODULE": "config.settings", **extra_env}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "RELAIS_VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **extra_env,
+    }
     env.pop("RELAIS_TASKS_IMMEDIATE", None)
     subprocess.run([*RELAIS, "migrate", "-v", "0"], env=env, cwd=ROOT, check=True, timeout=300)
     subprocess.run([sys.executable, "-c", SEED], env=env, cwd=ROOT, check=True, timeout=120)
     assert _count(kind, url, "SELECT count(*) FROM inbox_message") == 0  # nothing processed yet
-    workers = [subprocess.Popen([*RELAIS, "worker", "--threads", "2"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [*RELAIS, "worker", "--threads", "2"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if _count(kind, url, "SELECT count(*) FROM channels_rawevent WHERE state = 'done'") == N:
+            if (
+                _count(kind, url, "SELECT count(*) FROM channels_rawevent WHERE state = 'done'")
+                == N
+            ):
                 break
             assert all(w.poll() is None for w in workers), "a worker died"
             time.sleep(0.5)

@@ -107,6 +107,9 @@ class RawEvent(models.Model):
             models.Index(fields=["state", "id"], name="rawevent_state_id"),
         ]
 
+    def __str__(self) -> str:
+        return f"raw event {self.external_id} ({self.state})"
+
 
 class DeliveryState(models.TextChoices):
     PENDING = "pending", _("Pending")

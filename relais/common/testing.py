@@ -12,7 +12,7 @@ from relais.channels.contract import Author, InboundMessage, MessageKind
 from relais.channels.models import ChannelAccount
 from relais.common.timeutils import now
 
-PASSWORD = "relais-test-password"
+PASSWORD = "relais-test-password"  # noqa: S105 - test users only
 
 
 @dataclass

@@ -123,7 +123,7 @@ class Message(models.Model):
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=16)  # contract.MessageKind
     # Null until an outbound message is accepted by the network.
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - unique when set
     thread_external_id = models.CharField(max_length=200, blank=True)
     reply_to_external_id = models.CharField(max_length=200, blank=True)
     author = models.ForeignKey(
@@ -165,6 +165,9 @@ class Note(models.Model):
     text = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"note on #{self.conversation_id}"
+
 
 class ConversationViewer(models.Model):
     """Who has a conversation open right now; refreshed by the page, for collision warnings."""
@@ -177,3 +180,6 @@ class ConversationViewer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "user"], name="viewer_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} viewing #{self.conversation_id}"

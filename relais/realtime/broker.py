@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -28,10 +29,9 @@ class LocalBroker:
         with self._lock:
             targets = list(self._subscribers.get(organization_id, ()))
         for loop, queue in targets:
-            try:
+            # A closed loop means the client is gone.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(queue.put_nowait, message)
-            except RuntimeError:  # the loop has closed: the client is gone
-                pass
 
     async def subscribe(self, organization_id: int) -> AsyncIterator[dict[str, Any]]:
         queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)

@@ -6,7 +6,13 @@ import pytest
 
 from relais.channels import delivery as delivery_path
 from relais.channels import registry
-from relais.channels.contract import Connector, ConnectorError, MessageKind, OutboundMessage, Receipt
+from relais.channels.contract import (
+    Connector,
+    ConnectorError,
+    MessageKind,
+    OutboundMessage,
+    Receipt,
+)
 from relais.channels.models import AccountStatus, ChannelAccount, Delivery, DeliveryState
 from relais.common.timeutils import now
 from relais.connectors.sandbox import network
@@ -24,13 +30,17 @@ def conversation(personas, django_capture_on_commit_callbacks):
 
 def _reply(conversation, personas, callbacks, text="Bonjour !"):
     with callbacks(execute=True):
-        message = actions.conversation_reply(conversation=conversation, membership=personas.agent_a, text=text)
+        message = actions.conversation_reply(
+            conversation=conversation, membership=personas.agent_a, text=text
+        )
     message.refresh_from_db()
     return message
 
 
 def test_network_down_then_back(conversation, personas, django_capture_on_commit_callbacks):
-    ChannelAccount.objects.filter(pk=personas.account.pk).update(config={"flavour": "x", "outage": True})
+    ChannelAccount.objects.filter(pk=personas.account.pk).update(
+        config={"flavour": "x", "outage": True}
+    )
     conversation.account.refresh_from_db()
     message = _reply(conversation, personas, django_capture_on_commit_callbacks)
     d = message.delivery
@@ -53,8 +63,12 @@ def test_network_down_then_back(conversation, personas, django_capture_on_commit
     assert SandboxPost.objects.filter(from_organization=True).count() == 1
 
 
-def test_refused_reply_fails_with_reason_and_can_be_retried(conversation, personas, django_capture_on_commit_callbacks):
-    ChannelAccount.objects.filter(pk=personas.account.pk).update(config={"flavour": "x", "reject": "duplicate content"})
+def test_refused_reply_fails_with_reason_and_can_be_retried(
+    conversation, personas, django_capture_on_commit_callbacks
+):
+    ChannelAccount.objects.filter(pk=personas.account.pk).update(
+        config={"flavour": "x", "reject": "duplicate content"}
+    )
     conversation.account.refresh_from_db()
     message = _reply(conversation, personas, django_capture_on_commit_callbacks)
     assert message.delivery.state == DeliveryState.FAILED
@@ -71,7 +85,9 @@ def test_refused_reply_fails_with_reason_and_can_be_retried(conversation, person
 
 def test_attempts_are_bounded(conversation, personas, django_capture_on_commit_callbacks, settings):
     settings.RELAIS_DELIVERY_MAX_ATTEMPTS = 3
-    ChannelAccount.objects.filter(pk=personas.account.pk).update(config={"flavour": "x", "outage": True})
+    ChannelAccount.objects.filter(pk=personas.account.pk).update(
+        config={"flavour": "x", "outage": True}
+    )
     conversation.account.refresh_from_db()
     message = _reply(conversation, personas, django_capture_on_commit_callbacks)
     for _ in range(5):
@@ -82,7 +98,9 @@ def test_attempts_are_bounded(conversation, personas, django_capture_on_commit_c
     assert d.attempts == 3
 
 
-def test_two_workers_sending_the_same_delivery_post_once(conversation, personas, django_capture_on_commit_callbacks):
+def test_two_workers_sending_the_same_delivery_post_once(
+    conversation, personas, django_capture_on_commit_callbacks
+):
     message = _reply(conversation, personas, django_capture_on_commit_callbacks)
     assert message.delivery.state == DeliveryState.SENT
     # A second worker got the same task (a queue redelivery): the claim refuses it.
@@ -96,7 +114,9 @@ def test_worker_killed_mid_send_on_idempotent_network(conversation, personas):
     # The network accepted it, then the worker died before recording the result.
     personas.account.refresh_from_db()
     registry.connector_for(personas.account).send(outbound)
-    Delivery.objects.filter(pk=d.pk).update(state=DeliveryState.SENDING, claimed_at=now() - timedelta(hours=1))
+    Delivery.objects.filter(pk=d.pk).update(
+        state=DeliveryState.SENDING, claimed_at=now() - timedelta(hours=1)
+    )
     assert delivery_path.recover_stuck_sending() == 1
     delivery_path.delivery_attempt(d.pk)
     d.refresh_from_db()
@@ -123,15 +143,23 @@ class FragileConnector(Connector):
 
 @pytest.fixture
 def fragile(personas, monkeypatch):
-    monkeypatch.setitem(registry.CONNECTORS, "fragile", "tests.channels.test_delivery.FragileConnector")
+    monkeypatch.setitem(
+        registry.CONNECTORS, "fragile", "tests.channels.test_delivery.FragileConnector"
+    )
     registry.connector_class.cache_clear()
-    yield ChannelAccount.objects.create(organization=personas.org, kind="fragile", network="x", handle="f", name="F")
+    yield ChannelAccount.objects.create(
+        organization=personas.org, kind="fragile", network="x", handle="f", name="F"
+    )
     registry.connector_class.cache_clear()
 
 
 def test_worker_killed_mid_send_without_idempotency_is_not_resent(fragile):
-    d = delivery_path.delivery_create(account=fragile, outbound=OutboundMessage("k-2", MessageKind.POST, "x"))
-    Delivery.objects.filter(pk=d.pk).update(state=DeliveryState.SENDING, claimed_at=now() - timedelta(hours=1))
+    d = delivery_path.delivery_create(
+        account=fragile, outbound=OutboundMessage("k-2", MessageKind.POST, "x")
+    )
+    Delivery.objects.filter(pk=d.pk).update(
+        state=DeliveryState.SENDING, claimed_at=now() - timedelta(hours=1)
+    )
     calls = FragileConnector.calls
     assert delivery_path.recover_stuck_sending() == 1
     d.refresh_from_db()
@@ -143,7 +171,9 @@ def test_worker_killed_mid_send_without_idempotency_is_not_resent(fragile):
 
 def test_rate_limit_retry_after_is_honoured(fragile):
     ChannelAccount.objects.filter(pk=fragile.pk).update(config={"mode": "rate"})
-    d = delivery_path.delivery_create(account=fragile, outbound=OutboundMessage("k-3", MessageKind.POST, "x"))
+    d = delivery_path.delivery_create(
+        account=fragile, outbound=OutboundMessage("k-3", MessageKind.POST, "x")
+    )
     before = now()
     delivery_path.delivery_attempt(d.pk)
     d.refresh_from_db()
@@ -153,7 +183,9 @@ def test_rate_limit_retry_after_is_honoured(fragile):
 
 def test_revoked_token_marks_account_to_reconnect(fragile):
     ChannelAccount.objects.filter(pk=fragile.pk).update(config={"mode": "revoked"})
-    d = delivery_path.delivery_create(account=fragile, outbound=OutboundMessage("k-4", MessageKind.POST, "x"))
+    d = delivery_path.delivery_create(
+        account=fragile, outbound=OutboundMessage("k-4", MessageKind.POST, "x")
+    )
     delivery_path.delivery_attempt(d.pk)
     d.refresh_from_db()
     fragile.refresh_from_db()
@@ -173,7 +205,9 @@ def test_reply_longer_than_the_network_allows_is_refused(conversation, personas)
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="280"):
-        actions.conversation_reply(conversation=conversation, membership=personas.agent_a, text="x" * 281)
+        actions.conversation_reply(
+            conversation=conversation, membership=personas.agent_a, text="x" * 281
+        )
     assert not Delivery.objects.exists()
 
 
@@ -183,7 +217,9 @@ def test_credentials_are_encrypted_at_rest(personas):
     personas.account.credentials = {"token": "s3cret-token-value"}
     personas.account.save(update_fields=["credentials"])
     with connection.cursor() as cursor:
-        cursor.execute("SELECT credentials FROM channels_channelaccount WHERE id = %s", [personas.account.pk])
+        cursor.execute(
+            "SELECT credentials FROM channels_channelaccount WHERE id = %s", [personas.account.pk]
+        )
         stored = cursor.fetchone()[0]
     assert "s3cret" not in stored
     personas.account.refresh_from_db()

@@ -32,14 +32,30 @@ def test_same_id_on_two_accounts_is_two_events(personas, django_capture_on_commi
 
 
 def test_threading_per_author_and_thread(personas):
-    ingest(account=personas.account, messages=[
-        inbound("root", handle="ana", external_id="r1"),
-        inbound("ana again in her thread", handle="ana", external_id="r2", thread_id="r1", reply_to_id="r1",
-                kind="reply"),
-        inbound("bob answers ana", handle="bob", external_id="r3", thread_id="r1", reply_to_id="r1", kind="reply"),
-        inbound("a private word", handle="ana", external_id="d1", kind="dm"),
-        inbound("another private word", handle="ana", external_id="d2", kind="dm"),
-    ])
+    ingest(
+        account=personas.account,
+        messages=[
+            inbound("root", handle="ana", external_id="r1"),
+            inbound(
+                "ana again in her thread",
+                handle="ana",
+                external_id="r2",
+                thread_id="r1",
+                reply_to_id="r1",
+                kind="reply",
+            ),
+            inbound(
+                "bob answers ana",
+                handle="bob",
+                external_id="r3",
+                thread_id="r1",
+                reply_to_id="r1",
+                kind="reply",
+            ),
+            inbound("a private word", handle="ana", external_id="d1", kind="dm"),
+            inbound("another private word", handle="ana", external_id="d2", kind="dm"),
+        ],
+    )
     assert pipeline.process_pending() == 5
     ana = Contact.objects.get(handle="ana")
     assert ana.message_count == 4
@@ -52,18 +68,30 @@ def test_threading_per_author_and_thread(personas):
 def test_long_and_unusual_text_is_kept_exactly(personas):
     long_text = ("Ligne C4 🚍 " * 2000)[:20_000]
     odd = "שלום‏ مرحبا ‍👩‍👩‍👧 zero​width <script>alert('x')</script> \u202eevil"
-    ingest(account=personas.account, messages=[inbound(long_text, external_id="long"), inbound(odd, external_id="odd")])
+    ingest(
+        account=personas.account,
+        messages=[inbound(long_text, external_id="long"), inbound(odd, external_id="odd")],
+    )
     pipeline.process_pending()
     assert Message.objects.get(external_id="long").text == long_text
     assert Message.objects.get(external_id="odd").text == odd
 
 
 def test_a_bad_event_does_not_hold_back_the_others(personas, settings):
-    settings.RELAIS_PIPELINE_STEPS = [*settings.RELAIS_PIPELINE_STEPS, "tests.channels.test_ingest.explode_on_boom"]
+    settings.RELAIS_PIPELINE_STEPS = [
+        *settings.RELAIS_PIPELINE_STEPS,
+        "tests.channels.test_ingest.explode_on_boom",
+    ]
     pipeline.pipeline_steps.cache_clear()
     try:
-        ingest(account=personas.account, messages=[inbound("fine", external_id="a"), inbound("boom", external_id="b"),
-                                                   inbound("fine too", external_id="c")])
+        ingest(
+            account=personas.account,
+            messages=[
+                inbound("fine", external_id="a"),
+                inbound("boom", external_id="b"),
+                inbound("fine too", external_id="c"),
+            ],
+        )
         pipeline.process_pending()
     finally:
         pipeline.pipeline_steps.cache_clear()

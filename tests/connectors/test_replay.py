@@ -30,7 +30,10 @@ def test_s1_is_a_realistic_strike_morning():
     # Quiet before the strike (06:40 = 4,200 s after 05:30), hundreds after.
     assert sum(1 for line in lines if line.at < 4200) < 15
     # Real line names of the STAR network appear.
-    routes = {row.split(",")[2].strip('"') for row in (GTFS_DIR / "routes.txt").read_text().splitlines()[1:]}
+    routes = {
+        row.split(",")[2].strip('"')
+        for row in (GTFS_DIR / "routes.txt").read_text().splitlines()[1:]
+    }
     text = " ".join(line.text for line in lines)
     assert sum(1 for short in ("C4", "C1", "C3") if short in routes and short in text) >= 2
 
@@ -45,19 +48,49 @@ def test_bad_scenario_files_say_which_line(tmp_path):
         load_scenario(path)
 
 
-def test_play_into_sandbox_accounts_threads_replies(db, tmp_path, django_capture_on_commit_callbacks):
+def test_play_into_sandbox_accounts_threads_replies(
+    db, tmp_path, django_capture_on_commit_callbacks
+):
     info = load_demo()
     path = tmp_path / "mini.jsonl"
     lines = [
         {"meta": {"scenario": "mini"}},
-        {"at": 0, "id": "m1", "network": "x", "kind": "mention", "author": {"handle": "ana", "name": "Ana", "reach": 50},
-         "text": "@STAR_Rennes la C4 ?", "reply_to": None, "lang": "fr"},
-        {"at": 1, "id": "m2", "network": "x", "kind": "reply", "author": {"handle": "bob", "reach": 10},
-         "text": "@ana non, grève", "reply_to": "m1"},
-        {"at": 2, "id": "m3", "network": "x", "kind": "reply", "author": {"handle": "ana"},
-         "text": "merci bob", "reply_to": "m2"},
-        {"at": 3, "id": "m4", "network": "bluesky", "kind": "dm", "author": {"handle": "carl.bsky.social"},
-         "text": "remboursement ?"},
+        {
+            "at": 0,
+            "id": "m1",
+            "network": "x",
+            "kind": "mention",
+            "author": {"handle": "ana", "name": "Ana", "reach": 50},
+            "text": "@STAR_Rennes la C4 ?",
+            "reply_to": None,
+            "lang": "fr",
+        },
+        {
+            "at": 1,
+            "id": "m2",
+            "network": "x",
+            "kind": "reply",
+            "author": {"handle": "bob", "reach": 10},
+            "text": "@ana non, grève",
+            "reply_to": "m1",
+        },
+        {
+            "at": 2,
+            "id": "m3",
+            "network": "x",
+            "kind": "reply",
+            "author": {"handle": "ana"},
+            "text": "merci bob",
+            "reply_to": "m2",
+        },
+        {
+            "at": 3,
+            "id": "m4",
+            "network": "bluesky",
+            "kind": "dm",
+            "author": {"handle": "carl.bsky.social"},
+            "text": "remboursement ?",
+        },
     ]
     path.write_text("\n".join(json.dumps(line) for line in lines))
     with django_capture_on_commit_callbacks(execute=True):
@@ -77,7 +110,9 @@ def test_play_into_sandbox_accounts_threads_replies(db, tmp_path, django_capture
 def test_replay_command_at_full_speed(db, django_capture_on_commit_callbacks):
     load_demo()
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("replay", str(SCENARIO_S1), "--speed", "0", "--limit", "40", "--org", "star-rennes")
+        call_command(
+            "replay", str(SCENARIO_S1), "--speed", "0", "--limit", "40", "--org", "star-rennes"
+        )
     process_pending()
     assert RawEvent.objects.count() == 40
     assert Message.objects.count() == 40
@@ -93,16 +128,39 @@ def test_replay_command_errors(db, tmp_path):
         call_command("replay", str(SCENARIO_S1), "--speed", "-1")
 
 
-def test_replay_into_a_non_sandbox_account_threads_by_root(personas, tmp_path, django_capture_on_commit_callbacks):
+def test_replay_into_a_non_sandbox_account_threads_by_root(
+    personas, tmp_path, django_capture_on_commit_callbacks
+):
     from relais.channels.models import ChannelAccount as CA
 
     CA.objects.filter(organization=personas.org).update(kind="replay")
     path = tmp_path / "s.jsonl"
-    path.write_text("\n".join(json.dumps(line) for line in [
-        {"at": 0, "id": "a", "network": "x", "author": {"handle": "ana"}, "text": "one"},
-        {"at": 0, "id": "b", "network": "x", "kind": "reply", "author": {"handle": "bob"}, "text": "two", "reply_to": "a"},
-        {"at": 0, "id": "c", "network": "x", "kind": "reply", "author": {"handle": "ana"}, "text": "three", "reply_to": "b"},
-    ]))
+    path.write_text(
+        "\n".join(
+            json.dumps(line)
+            for line in [
+                {"at": 0, "id": "a", "network": "x", "author": {"handle": "ana"}, "text": "one"},
+                {
+                    "at": 0,
+                    "id": "b",
+                    "network": "x",
+                    "kind": "reply",
+                    "author": {"handle": "bob"},
+                    "text": "two",
+                    "reply_to": "a",
+                },
+                {
+                    "at": 0,
+                    "id": "c",
+                    "network": "x",
+                    "kind": "reply",
+                    "author": {"handle": "ana"},
+                    "text": "three",
+                    "reply_to": "b",
+                },
+            ]
+        )
+    )
     with django_capture_on_commit_callbacks(execute=True):
         play(load_scenario(path), organization=personas.org, speed=0)
     assert Conversation.objects.get(contact__handle="ana").message_count == 2

@@ -11,12 +11,19 @@ from relais.inbox.models import Conversation, ConversationViewer, Note, Status
 
 @pytest.fixture
 def inbox(personas):
-    ingest(account=personas.account, messages=[
-        inbound("La C4 circule ce matin ? Arrêt République", handle="maelle", external_id="a"),
-        inbound("Le métro a est en panne à Gares", handle="youssef", external_id="b"),
-        inbound("<script>alert('pwned')</script><b>gras</b>", handle="mallory", external_id="c"),
-        inbound("Remboursement de mon abonnement ?", handle="sarah", external_id="d", kind="dm"),
-    ])
+    ingest(
+        account=personas.account,
+        messages=[
+            inbound("La C4 circule ce matin ? Arrêt République", handle="maelle", external_id="a"),
+            inbound("Le métro a est en panne à Gares", handle="youssef", external_id="b"),
+            inbound(
+                "<script>alert('pwned')</script><b>gras</b>", handle="mallory", external_id="c"
+            ),
+            inbound(
+                "Remboursement de mon abonnement ?", handle="sarah", external_id="d", kind="dm"
+            ),
+        ],
+    )
     process_pending()
     return {c.contact.handle: c for c in Conversation.objects.select_related("contact")}
 
@@ -36,14 +43,17 @@ def test_sign_in_is_required(db, client):
     assert "/login/" in response["Location"]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("c4", {"maelle"}),
-    ("republique", {"maelle"}),  # accents do not matter on SQLite (FTS5 remove_diacritics)
-    ("métro", {"youssef"}),
-    ("rembours", {"sarah"}),  # prefix of the last word
-    ("script", {"mallory"}),
-    ("\" OR 1=1 --", set()),  # query syntax from users is never interpreted
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("c4", {"maelle"}),
+        ("republique", {"maelle"}),  # accents do not matter on SQLite (FTS5 remove_diacritics)
+        ("métro", {"youssef"}),
+        ("rembours", {"sarah"}),  # prefix of the last word
+        ("script", {"mallory"}),
+        ('" OR 1=1 --', set()),  # query syntax from users is never interpreted
+    ],
+)
 def test_full_text_search(personas, inbox, client_as, query, expected, vendor):
     if vendor == "postgresql" and query == "republique":
         expected = set()  # the 'simple' configuration keeps accents on PostgreSQL
@@ -58,7 +68,10 @@ def test_filters(personas, inbox, client_as):
     Conversation.objects.filter(pk=inbox["youssef"].pk).update(status=Status.CLOSED)
 
     def handles(**params):
-        return {c.contact.handle for c in client.get(reverse("inbox:list"), params).context["conversations"]}
+        return {
+            c.contact.handle
+            for c in client.get(reverse("inbox:list"), params).context["conversations"]
+        }
 
     assert handles() == {"maelle", "mallory", "sarah"}
     assert handles(status="closed") == {"youssef"}
@@ -67,21 +80,33 @@ def test_filters(personas, inbox, client_as):
     assert handles(unassigned="1") == {"mallory", "sarah"}
     assert handles(team=personas.team_a.pk) == {"maelle", "mallory", "sarah"}
     assert handles(team=personas.team_b.pk) == set()
-    assert handles(account=personas.account.pk, status="all") == {"maelle", "youssef", "mallory", "sarah"}
+    assert handles(account=personas.account.pk, status="all") == {
+        "maelle",
+        "youssef",
+        "mallory",
+        "sarah",
+    }
 
 
 def test_htmx_list_fragment(personas, inbox, client_as):
-    response = client_as(personas.agent_a).get(reverse("inbox:list"), {"fragment": "list"}, HTTP_HX_REQUEST="true")
+    response = client_as(personas.agent_a).get(
+        reverse("inbox:list"), {"fragment": "list"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert b"<html" not in response.content
     assert b"@maelle" in response.content
 
 
 def test_conversation_page_shows_thread_author_and_history(personas, inbox, client_as):
-    ingest(account=personas.account, messages=[inbound("encore moi, autre sujet", handle="maelle", external_id="e")])
+    ingest(
+        account=personas.account,
+        messages=[inbound("encore moi, autre sujet", handle="maelle", external_id="e")],
+    )
     process_pending()
     conversation = inbox["maelle"]
-    response = client_as(personas.agent_a).get(reverse("inbox:conversation", args=[conversation.pk]))
+    response = client_as(personas.agent_a).get(
+        reverse("inbox:conversation", args=[conversation.pk])
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert "La C4 circule ce matin" in body
@@ -90,11 +115,15 @@ def test_conversation_page_shows_thread_author_and_history(personas, inbox, clie
     assert 'data-limit="280"' in body
 
 
-def test_reply_note_assign_close_reopen(personas, inbox, client_as, django_capture_on_commit_callbacks):
+def test_reply_note_assign_close_reopen(
+    personas, inbox, client_as, django_capture_on_commit_callbacks
+):
     client = client_as(personas.agent_a)
     conversation = inbox["maelle"]
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Bonjour, oui elle circule."})
+        response = client.post(
+            reverse("inbox:reply", args=[conversation.pk]), {"text": "Bonjour, oui elle circule."}
+        )
     assert response.status_code == 302
     conversation.refresh_from_db()
     assert conversation.status == Status.PENDING
@@ -103,9 +132,14 @@ def test_reply_note_assign_close_reopen(personas, inbox, client_as, django_captu
     assert "Bonjour, oui elle circule." in page
     assert 'data-delivery-state="sent"' in page
 
-    client.post(reverse("inbox:note", args=[conversation.pk]), {"text": "Ligne C4 vérifiée avec la régulation"})
+    client.post(
+        reverse("inbox:note", args=[conversation.pk]),
+        {"text": "Ligne C4 vérifiée avec la régulation"},
+    )
     assert Note.objects.get().text == "Ligne C4 vérifiée avec la régulation"
-    client.post(reverse("inbox:assign", args=[conversation.pk]), {"assignee": personas.agent_b.user_id})
+    client.post(
+        reverse("inbox:assign", args=[conversation.pk]), {"assignee": personas.agent_b.user_id}
+    )
     conversation.refresh_from_db()
     assert conversation.assignee == personas.agent_b.user
     client.post(reverse("inbox:status", args=[conversation.pk]), {"status": "closed"})
@@ -125,7 +159,9 @@ def test_too_long_reply_keeps_the_draft_and_says_why(personas, inbox, client_as)
     body = response.content.decode()
     assert "281" in body and "280" in body
     assert text in body  # the draft is not lost
-    response = client.post(reverse("inbox:reply", args=[conversation.pk]), {"text": text}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("inbox:reply", args=[conversation.pk]), {"text": text}, HTTP_HX_REQUEST="true"
+    )
     assert response["HX-Retarget"] == "#composer-error"
     assert conversation.messages.filter(direction="out").count() == 0
 
@@ -135,8 +171,16 @@ def test_viewer_and_operations_cannot_answer(personas, inbox, client_as):
     for persona in (personas.viewer, personas.operations):
         client = client_as(persona)
         assert client.get(reverse("inbox:conversation", args=[conversation.pk])).status_code == 200
-        assert client.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "hi"}).status_code == 403
-        assert client.post(reverse("inbox:status", args=[conversation.pk]), {"status": "closed"}).status_code == 403
+        assert (
+            client.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "hi"}).status_code
+            == 403
+        )
+        assert (
+            client.post(
+                reverse("inbox:status", args=[conversation.pk]), {"status": "closed"}
+            ).status_code
+            == 403
+        )
     conversation.refresh_from_db()
     assert conversation.status == Status.NEW
     assert conversation.messages.filter(direction="out").count() == 0
@@ -164,7 +208,9 @@ def test_bulk_close(personas, inbox, client_as):
     ids = [inbox["maelle"].pk, inbox["mallory"].pk]
     response = client.post(reverse("inbox:bulk"), {"ids": ids, "action": "close"})
     assert response.status_code == 302
-    assert set(Conversation.objects.filter(status=Status.CLOSED).values_list("pk", flat=True)) == set(ids)
+    assert set(
+        Conversation.objects.filter(status=Status.CLOSED).values_list("pk", flat=True)
+    ) == set(ids)
 
 
 def test_language_switch(personas, inbox, client_as):

@@ -17,7 +17,9 @@ from relais.realtime.views import format_sse
 @pytest.fixture
 def published(monkeypatch):
     sent = []
-    monkeypatch.setattr(broker_module, "publish", lambda org_id, message: sent.append((org_id, message)))
+    monkeypatch.setattr(
+        broker_module, "publish", lambda org_id, message: sent.append((org_id, message))
+    )
     return sent
 
 
@@ -32,11 +34,21 @@ def test_events_leave_only_after_commit(db, published, django_capture_on_commit_
     assert published == []
     with django_capture_on_commit_callbacks(execute=True):
         send_event_on_commit(1, ConversationChanged(conversation_id=5, change="closed"))
-    assert published == [(1, {"type": "conversation", "org": 1,
-                              "data": {"conversation_id": 5, "change": "closed", "by_user_id": None}})]
+    assert published == [
+        (
+            1,
+            {
+                "type": "conversation",
+                "org": 1,
+                "data": {"conversation_id": 5, "change": "closed", "by_user_id": None},
+            },
+        )
+    ]
 
 
-def test_each_action_sends_the_events_it_should(personas, published, django_capture_on_commit_callbacks):
+def test_each_action_sends_the_events_it_should(
+    personas, published, django_capture_on_commit_callbacks
+):
     from relais.connectors.sandbox import network
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -46,14 +58,18 @@ def test_each_action_sends_the_events_it_should(personas, published, django_capt
     conversation = Conversation.objects.get()
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        actions.conversation_reply(conversation=conversation, membership=personas.agent_a, text="Bonjour Ana")
+        actions.conversation_reply(
+            conversation=conversation, membership=personas.agent_a, text="Bonjour Ana"
+        )
     # The reply itself, then its delivery going out.
     assert [m["type"] for _, m in published] == ["conversation", "delivery"]
     assert published[1][1]["data"]["state"] == "sent"
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         actions.note_add(conversation=conversation, membership=personas.agent_a, text="note")
-        actions.conversation_assign(conversation=conversation, membership=personas.agent_a, assignee=personas.agent_b)
+        actions.conversation_assign(
+            conversation=conversation, membership=personas.agent_a, assignee=personas.agent_b
+        )
     assert [m["data"]["change"] for _, m in published] == ["noted", "assigned"]
 
 

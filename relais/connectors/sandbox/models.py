@@ -34,6 +34,9 @@ class SandboxPost(models.Model):
             models.Index(fields=["account", "is_private", "-created_at"], name="sandbox_timeline"),
         ]
 
+    def __str__(self) -> str:
+        return f"@{self.author_handle}: {self.text[:40]}"
+
     @property
     def external_id(self) -> str:
         return f"sbx-{self.pk}"
