@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves the API docs' assets locally: no CDN
     "huey.contrib.djhuey",
     "relais.common",
     "relais.accounts",
@@ -101,7 +102,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     # Tests use a file, not shared-cache memory: concurrency tests need real WAL locking.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-relais.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-relais-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue and live events --------------------------------------------------------
@@ -168,6 +169,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# Webhook batches may carry up to 1,000 messages; Django's 2.5 MB default is too small.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -39,7 +39,7 @@ def access_conversation(membership: Membership, conversation_id: int, *, for_upd
 
     qs = Conversation.objects.filter(organization_id=membership.organization_id)
     if for_update:
-        qs = qs.select_for_update()
+        qs = qs.select_for_update(of=("self",))  # assignee/team are outer joins
     try:
         return qs.select_related("contact", "account", "assignee", "team").get(pk=conversation_id)
     except Conversation.DoesNotExist:

@@ -59,7 +59,7 @@ def conversation_reply(*, conversation: Conversation, membership: Membership, te
         direction=Direction.OUT,
         kind=str(kind),
         thread_external_id=conversation.thread_external_id,
-        reply_to_external_id=answered.external_id if answered else "",
+        reply_to_external_id=(answered.external_id or "") if answered else "",
         sent_by=membership.user,
         text=text,
         created_at=t,
@@ -153,6 +153,13 @@ def note_add(*, conversation: Conversation, membership: Membership, text: str) -
     if not text:
         raise ValidationError(_("The note is empty."))
     note = Note.objects.create(conversation=conversation, author=membership.user, text=text)
+    audit(
+        organization_id=conversation.organization_id,
+        actor_id=membership.user_id,
+        action="note.added",
+        obj=note,
+        text=text,
+    )
     _changed(conversation, "noted", membership.user_id)
     return note
 

@@ -59,7 +59,8 @@ class Conversation(models.Model):
         ChannelAccount, on_delete=models.CASCADE, related_name="conversations"
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
-    thread_key = models.CharField(max_length=300)
+    # "t:<thread id>:<author id>": two network ids of up to 200 characters each.
+    thread_key = models.CharField(max_length=410)
     thread_external_id = models.CharField(max_length=200, blank=True)
     is_private = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
