@@ -103,10 +103,13 @@ $(CHROMIUM) $(BROWSER_FONTS) &:
 
 chromium: $(CHROMIUM) $(BROWSER_FONTS)
 
+# Each check runs even when an earlier one failed, so one run shows every problem.
 lint: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(MAKE) typecheck
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/mypy relais config || status=1; \
+	exit $$status
 
 typecheck: install
 	$(VENV)/bin/mypy relais config
@@ -125,11 +128,16 @@ test-postgres: install
 test-browser: install chromium
 	$(TEST_ENV) $(PYTEST) -m browser tests/browser
 
+# Every stage runs; the target fails at the end, naming the stages that failed.
 test: install chromium
-	$(MAKE) lint
-	$(MAKE) test-sqlite
-	$(MAKE) test-postgres
-	$(MAKE) test-browser
+	@failed=""; \
+	for stage in lint test-sqlite test-postgres test-browser; do \
+	  start=$$(date +%s); echo "== make $$stage"; \
+	  $(MAKE) $$stage || failed="$$failed $$stage"; \
+	  echo "== make $$stage: $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
+	echo "make test: all stages passed"
 
 # --- clean --------------------------------------------------------------------------------
 
