@@ -147,6 +147,8 @@ def screenshot_dirs(tmp_path_factory) -> list[Path]:
         dirs.append(REPO / "var" / "screenshots")
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
+        for old in d.glob("*.png"):  # a stale picture from an earlier run would mislead
+            old.unlink()
     return dirs
 
 
