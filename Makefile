@@ -83,7 +83,7 @@ endif
 # --- run ----------------------------------------------------------------------------------
 
 demo: install
-	$(RELAIS) demo
+	$(RELAIS) demo $(DEMO_ARGS)
 
 run: install
 	@test -n "$${DATABASE_URL:-}" || { echo "make run: set DATABASE_URL (e.g. postgres://relais@db/relais)" >&2; exit 2; }
