@@ -112,7 +112,7 @@ class RawEvent(models.Model):
 
 
 class DeliveryState(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", _("Queued")
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")

@@ -70,7 +70,7 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
             user=user, organization=org, defaults={"role": role}
         )
         membership.teams.set([teams[s] for s in team_slugs])
-        logins.append((username, role.label))
+        logins.append((username, str(role.label)))
     for network, handle, name in ACCOUNTS:
         ChannelAccount.objects.get_or_create(
             organization=org,

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from relais.accounts.models import Membership
 from relais.accounts.permissions import access_conversation, access_member, current_membership
@@ -17,7 +18,11 @@ from relais.inbox.models import Message, Status
 PAGE_SIZE = 100
 
 
-def _membership(request: HttpRequest) -> Membership:
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _membership(request: HtmxHttpRequest) -> Membership:
     membership = current_membership(request)
     if membership is None:
         raise PermissionDenied("You are not a member of any organisation.")
@@ -31,7 +36,7 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _filters(request: HttpRequest) -> selectors.ConversationFilters:
+def _filters(request: HtmxHttpRequest) -> selectors.ConversationFilters:
     g = request.GET
     return selectors.ConversationFilters(
         status=g.get("status", ""),
@@ -44,7 +49,7 @@ def _filters(request: HttpRequest) -> selectors.ConversationFilters:
 
 
 @login_required
-def conversation_list_view(request: HttpRequest) -> HttpResponse:
+def conversation_list_view(request: HtmxHttpRequest) -> HttpResponse:
     membership = _membership(request)
     filters = _filters(request)
     conversations = list(
@@ -90,7 +95,7 @@ def _conversation_context(membership: Membership, conversation) -> dict:
 
 
 @login_required
-def conversation_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     return render(
@@ -99,7 +104,7 @@ def conversation_view(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 
 @login_required
-def thread_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def thread_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     template = "inbox/_side.html" if request.GET.get("part") == "side" else "inbox/_thread.html"
@@ -107,7 +112,7 @@ def thread_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 
 def _after_write(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     membership: Membership,
     conversation_id: int,
     *,
@@ -137,7 +142,7 @@ def _after_write(
 
 @login_required
 @require_POST
-def reply_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def reply_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     text = request.POST.get("text", "")
@@ -152,7 +157,7 @@ def reply_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def assign_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def assign_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     user_id = _int(request.POST.get("assignee"))
@@ -163,7 +168,7 @@ def assign_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def status_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def status_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     status = request.POST.get("status", "")
@@ -177,7 +182,7 @@ def status_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def note_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def note_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     try:
@@ -191,7 +196,7 @@ def note_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def presence_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def presence_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     membership = _membership(request)
     conversation = access_conversation(membership, conversation_id)
     if request.POST.get("leave"):
@@ -206,7 +211,7 @@ def presence_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def retry_view(request: HttpRequest, message_id: int) -> HttpResponse:
+def retry_view(request: HtmxHttpRequest, message_id: int) -> HttpResponse:
     membership = _membership(request)
     message = (
         Message.objects.filter(organization_id=membership.organization_id, pk=message_id)
@@ -221,7 +226,7 @@ def retry_view(request: HttpRequest, message_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def bulk_view(request: HttpRequest) -> HttpResponse:
+def bulk_view(request: HtmxHttpRequest) -> HttpResponse:
     membership = _membership(request)
     ids = [i for i in (_int(v) for v in request.POST.getlist("ids")) if i]
     conversations = [access_conversation(membership, i) for i in ids[:500]]

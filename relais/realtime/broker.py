@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from functools import cache
 from typing import Any
 
@@ -33,7 +33,7 @@ class LocalBroker:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(queue.put_nowait, message)
 
-    async def subscribe(self, organization_id: int) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, organization_id: int) -> AsyncGenerator[dict[str, Any], None]:
         queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
@@ -63,7 +63,7 @@ class RedisBroker:
         except Exception:  # a live event lost is a refresh away; never fail the write
             logger.exception("could not publish a live event to Redis")
 
-    async def subscribe(self, organization_id: int) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, organization_id: int) -> AsyncGenerator[dict[str, Any], None]:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(self.url)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from relais.accounts.permissions import current_membership
 from relais.realtime.broker import get_broker
@@ -22,7 +23,7 @@ def format_sse(message: dict) -> str:
 
 async def _stream(organization_id: int) -> AsyncIterator[str]:
     yield "retry: 2000\n: connected\n\n"
-    subscription = get_broker().subscribe(organization_id).__aiter__()
+    subscription: AsyncGenerator[dict, None] = get_broker().subscribe(organization_id)
     pending: asyncio.Task | None = None
     try:
         while True:
@@ -41,7 +42,7 @@ async def _stream(organization_id: int) -> AsyncIterator[str]:
         await subscription.aclose()
 
 
-async def events(request: HttpRequest) -> HttpResponse:
+async def events(request: HttpRequest) -> HttpResponseBase:
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse("Sign in first.", status=401, content_type="text/plain")

@@ -178,7 +178,14 @@ def test_two_workers_at_once_process_each_event_once():
 
 def test_longest_network_ids_fit(personas):
     root = "r" * 200
-    message = inbound("reply", handle="h" * 200, external_id="m" * 200, thread_id=root, reply_to_id=root, kind="reply")
+    message = inbound(
+        "reply",
+        handle="h" * 200,
+        external_id="m" * 200,
+        thread_id=root,
+        reply_to_id=root,
+        kind="reply",
+    )
     ingest(account=personas.account, messages=[message])
     assert pipeline.process_pending() == 1
     assert Conversation.objects.get().thread_key == f"t:{root}:{'h' * 200}"

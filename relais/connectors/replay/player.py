@@ -36,7 +36,7 @@ def _accounts_by_network(organization: Organization) -> dict[str, ChannelAccount
     accounts = list(ChannelAccount.objects.filter(organization=organization).order_by("pk"))
     if not accounts:
         raise ScenarioError(f"organisation {organization.slug} has no account to play into")
-    mapping = {}
+    mapping: dict[str, ChannelAccount] = {}
     for account in accounts:
         mapping.setdefault(account.network, account)
     mapping["*"] = accounts[0]

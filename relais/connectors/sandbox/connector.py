@@ -119,6 +119,6 @@ class SandboxConnector(Connector):
             text=post.text,
             created_at=post.created_at,
             thread_id="" if post.is_private else post.root.external_id,
-            reply_to_id=post.reply_to.external_id if post.reply_to_id else "",
+            reply_to_id=post.reply_to.external_id if post.reply_to is not None else "",
             raw={"sandbox_post": post.pk},
         )

@@ -69,7 +69,7 @@ def public_timeline(
     )
     replies: dict[int, list[SandboxPost]] = {r.pk: [] for r in roots}
     for reply in SandboxPost.objects.filter(thread_root__in=roots).order_by("created_at", "pk"):
-        replies[reply.thread_root_id].append(reply)
+        replies[reply.root.pk].append(reply)
     return [(root, replies[root.pk]) for root in roots]
 
 

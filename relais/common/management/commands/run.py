@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -48,7 +49,8 @@ class Command(BaseCommand):
         from huey.contrib.djhuey import HUEY
 
         autodiscover_modules("tasks")
-        consumer = HUEY.create_consumer(**settings.HUEY.get("consumer", {}), periodic=True)
+        consumer_options = cast(dict[str, Any], settings.HUEY.get("consumer", {}))
+        consumer = HUEY.create_consumer(**consumer_options, periodic=True)
         consumer.start()
         self.stdout.write(
             f"Relais (embedded) on http://{options['host']}:{options['port']}/ "
