@@ -32,7 +32,11 @@ TEST_ENV := env -u DATABASE_URL -u REDIS_URL RELAIS_TEST_REDIS_URL=$(TEST_REDIS_
 
 PO_FILES := $(wildcard relais/locale/*/LC_MESSAGES/*.po)
 
-.PHONY: help install demo run test lint format typecheck test-sqlite test-postgres test-browser \
+# Real local peers for connector tests (mk/*.mk append their install targets to PEERS).
+PEERS :=
+-include mk/*.mk
+
+.PHONY: help install demo run test peers lint format typecheck test-sqlite test-postgres test-browser \
         bench chromium clean distclean
 
 help:
@@ -119,17 +123,19 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 # Browser tests run once, in their own pass: they start the real product on its own SQLite.
-test-sqlite: install
+test-sqlite: install peers
 	$(TEST_ENV) $(PYTEST) -m "not browser"
 
-test-postgres: install
+test-postgres: install peers
 	$(TEST_ENV) DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) -m "not browser"
 
 test-browser: install chromium
 	$(TEST_ENV) $(PYTEST) -m browser tests/browser
 
 # Every stage runs; the target fails at the end, naming the stages that failed.
-test: install chromium
+peers: install $(PEERS)
+
+test: install chromium peers
 	@failed=""; \
 	for stage in lint test-sqlite test-postgres test-browser; do \
 	  start=$$(date +%s); echo "== make $$stage"; \

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from relais.api.api import api
+from relais.channels.webhooks import webhook
 from relais.realtime.views import events
 
 urlpatterns = [
@@ -17,5 +18,6 @@ urlpatterns = [
     path("events/", events, name="events"),
     path("sandbox/", include("relais.connectors.sandbox.urls")),
     path("api/", api.urls),
+    path("webhooks/<slug:kind>/<int:account_id>/", webhook, name="webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -1,8 +1,10 @@
 """Django admin for accounts on networks, raw events and deliveries."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from relais.channels.contract import ConnectorError
 from relais.channels.models import ChannelAccount, Delivery, RawEvent
+from relais.channels.registry import connector_for
 
 
 @admin.register(ChannelAccount)
@@ -11,7 +13,22 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     list_filter = ("organization", "kind", "network", "status")
     # Credentials are never shown back; connectors' setup pages write them.
     exclude = ("credentials",)
-    readonly_fields = ("last_error",)
+    readonly_fields = ("last_error", "polled_at")
+    actions = ["test_connection"]
+
+    @admin.action(description="Test the connection")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            try:
+                found = connector_for(account).test_connection()
+            except ConnectorError as exc:
+                self.message_user(request, f"{account}: {exc}", level=messages.ERROR)
+            except Exception as exc:  # say what is wrong, whatever it is
+                self.message_user(
+                    request, f"{account}: {type(exc).__name__}: {exc}", level=messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{account}: OK — {found}", level=messages.SUCCESS)
 
 
 @admin.register(RawEvent)

@@ -142,6 +142,16 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True)
+class DeliveryReport:
+    """A network telling us what became of something we sent (an SMS receipt, say)."""
+
+    external_id: str  # the id the network gave our message (Receipt.external_id)
+    delivered: bool
+    error: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Receipt:
     external_id: str
     url: str = ""
@@ -189,8 +199,27 @@ class Connector:
         """Fetch what arrived since `cursor`; return messages and the next cursor."""
         raise ConnectorError(f"{self.kind} cannot poll", permanent=True)
 
-    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> list[InboundMessage]:
+    def verify_webhook(self, body: bytes, headers: dict[str, str]) -> None:
+        """Raise ConnectorError(permanent=True) unless the request is signed by the network.
+        Header names are lower-case."""
         raise ConnectorError(f"{self.kind} has no webhook", permanent=True)
+
+    def webhook_challenge(self, params: dict[str, str]) -> tuple[int, str]:
+        """Answer a network's subscription handshake (GET on the webhook URL): Meta's
+        hub.challenge, X's CRC. Returns (HTTP status, body)."""
+        raise ConnectorError(f"{self.kind} has no webhook handshake", permanent=True)
+
+    def parse_webhook(
+        self, body: bytes, headers: dict[str, str]
+    ) -> list[InboundMessage | DeliveryReport]:
+        """Called only after verify_webhook. Unknown event types are logged and skipped,
+        never an error: the network must get its 200."""
+        raise ConnectorError(f"{self.kind} has no webhook", permanent=True)
+
+    def test_connection(self) -> str:
+        """Check the credentials and reachability; return what was found (e.g. the account's
+        name) or raise ConnectorError saying what is wrong, for the admin's button."""
+        raise ConnectorError(f"{self.kind} cannot test its connection", permanent=True)
 
     def lookup_profile(self, handle: str) -> Author | None:
         return None

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 
-from relais.channels.contract import Capability, ConnectorError, OutboundMessage
+from relais.channels.contract import Capability, ConnectorError, DeliveryReport, OutboundMessage
 from relais.channels.models import AccountStatus, ChannelAccount, Delivery, DeliveryState
 from relais.channels.registry import connector_for
 from relais.common.timeutils import now
@@ -175,3 +175,29 @@ def recover_stuck_sending() -> int:
                 delivery_changed.send(sender=Delivery, delivery=delivery)
                 count += 1
     return count
+
+
+def apply_delivery_reports(*, account: ChannelAccount, reports: list[DeliveryReport]) -> int:
+    """A network's receipts: a sent message that did not reach its recipient is failed,
+    with the network's reason."""
+    changed = 0
+    for report in reports:
+        with transaction.atomic():
+            delivery = (
+                Delivery.objects.select_for_update()
+                .filter(account=account, external_id=report.external_id)
+                .first()
+            )
+            if delivery is None:
+                logger.info(
+                    "receipt for an unknown message %s on %s", report.external_id, account.pk
+                )
+                continue
+            if report.delivered:
+                continue  # already "sent"; the network confirms
+            delivery.state = DeliveryState.FAILED
+            delivery.last_error = f"not delivered: {report.error or 'no reason given'}"[:2000]
+            delivery.save(update_fields=["state", "last_error"])
+            delivery_changed.send(sender=Delivery, delivery=delivery)
+            changed += 1
+    return changed

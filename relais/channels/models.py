@@ -52,7 +52,9 @@ class ChannelAccount(models.Model):
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
     )
     last_error = models.TextField(blank=True)
-    cursor = models.CharField(max_length=200, blank=True)
+    cursor = models.CharField(max_length=500, blank=True)  # where polling resumes
+    poll_interval = models.PositiveIntegerField(default=60)  # seconds
+    polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,14 @@ from relais.channels.contract import Connector
 CONNECTORS: dict[str, str] = {
     "sandbox": "relais.connectors.sandbox.connector.SandboxConnector",
     "replay": "relais.connectors.replay.connector.ReplayConnector",
+    "x": "relais.connectors.x.connector.XConnector",
+    "meta": "relais.connectors.meta.connector.MetaConnector",
+    "whatsapp": "relais.connectors.whatsapp.connector.WhatsAppConnector",
+    "bluesky": "relais.connectors.bluesky.connector.BlueskyConnector",
+    "mastodon": "relais.connectors.mastodon.connector.MastodonConnector",
+    "matrix": "relais.connectors.matrix.connector.MatrixConnector",
+    "email": "relais.connectors.email.connector.EmailConnector",
+    "sms": "relais.connectors.sms.connector.SmsConnector",
 }
 
 

@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from relais.channels import delivery as delivery_path
-from relais.channels import pipeline
+from relais.channels import pipeline, polling
 from relais.channels.models import DeliveryState
 
 logger = logging.getLogger(__name__)
@@ -44,3 +44,14 @@ def sweep() -> None:
             processed,
             recovered,
         )
+
+
+@db_task()
+def poll(account_id: int) -> int:
+    return polling.poll_account(account_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def poll_due_accounts() -> None:
+    for account_id in polling.due_accounts():
+        poll(account_id)
