@@ -35,10 +35,10 @@ def webhook(request: HttpRequest, kind: str, account_id: int) -> HttpResponse:
         return JsonResponse({"error": f"no connector {kind!r}"}, status=404)
     if request.method == "GET":
         try:
-            status, body = connector.webhook_challenge({k: request.GET.get(k, "") for k in request.GET})
+            status, answer = connector.webhook_challenge({k: request.GET.get(k, "") for k in request.GET})
         except ConnectorError as exc:
             return JsonResponse({"error": str(exc)}, status=403 if exc.permanent else 400)
-        return HttpResponse(body, status=status, content_type="text/plain")
+        return HttpResponse(answer, status=status, content_type="text/plain")
     if request.method != "POST":
         return JsonResponse({"error": "GET or POST only"}, status=405)
     body: bytes = request.body
