@@ -175,6 +175,18 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Mail to people (alerts to supervisors): SMTP when configured, the console otherwise.
+DEFAULT_FROM_EMAIL = os.environ.get("RELAIS_FROM_EMAIL", "relais@localhost")
+if os.environ.get("RELAIS_SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["RELAIS_SMTP_HOST"]
+    EMAIL_PORT = int(os.environ.get("RELAIS_SMTP_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("RELAIS_SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("RELAIS_SMTP_PASSWORD", "")
+    EMAIL_USE_TLS = _env_bool("RELAIS_SMTP_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.dispatch import Signal
 
 from relais.channels.contract import Capability, ConnectorError, DeliveryReport, OutboundMessage
+from relais.channels.health import account_record_problem, account_record_success
 from relais.channels.models import AccountStatus, ChannelAccount, Delivery, DeliveryState
 from relais.channels.registry import connector_for
 from relais.common.timeutils import now
@@ -88,10 +89,7 @@ def delivery_attempt(delivery_id: int) -> Delivery | None:
             delivery.save(
                 update_fields=["state", "external_id", "external_url", "sent_at", "last_error"]
             )
-            if account.status == AccountStatus.ERROR:
-                ChannelAccount.objects.filter(pk=account.pk).update(
-                    status=AccountStatus.ACTIVE, last_error=""
-                )
+            account_record_success(account_id=account.pk)
             delivery_changed.send(sender=Delivery, delivery=delivery)
     return delivery
 
@@ -112,9 +110,7 @@ def _record_failure(delivery: Delivery, exc: ConnectorError) -> None:
             delivery.next_attempt_at = now() + timedelta(seconds=delay)
         delivery.save(update_fields=["last_error", "state", "next_attempt_at"])
         if exc.reconnect:
-            ChannelAccount.objects.filter(pk=delivery.account_id).update(
-                status=AccountStatus.RECONNECT, last_error=str(exc)[:2000]
-            )
+            account_record_problem(account_id=delivery.account_id, error=str(exc), reconnect=True)
         delivery_changed.send(sender=Delivery, delivery=delivery)
     logger.warning(
         "delivery %s attempt %d failed (%s): %s",

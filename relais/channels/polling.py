@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from relais.channels.contract import Capability, ConnectorError
+from relais.channels.health import account_record_problem, account_record_success
 from relais.channels.ingest import ingest
 from relais.channels.models import AccountStatus, ChannelAccount
 from relais.channels.registry import connector_class, connector_for
@@ -55,15 +56,12 @@ def poll_account(account_id: int) -> int:
     try:
         messages, cursor = connector_for(account).poll(account.cursor)
     except ConnectorError as exc:
-        status = AccountStatus.RECONNECT if exc.reconnect else AccountStatus.ERROR
-        ChannelAccount.objects.filter(pk=account.pk).update(
-            status=status, last_error=str(exc)[:2000]
-        )
+        account_record_problem(account_id=account.pk, error=str(exc), reconnect=exc.reconnect)
         logger.warning("poll %s (%s) failed: %s", account.pk, account.kind, exc)
         return 0
     except Exception as exc:  # a bug or an unexpected network answer: shown on the account
-        ChannelAccount.objects.filter(pk=account.pk).update(
-            status=AccountStatus.ERROR, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        account_record_problem(
+            account_id=account.pk, error=f"{type(exc).__name__}: {exc}", reconnect=False
         )
         logger.exception("poll %s (%s) crashed", account.pk, account.kind)
         return 0
@@ -71,7 +69,6 @@ def poll_account(account_id: int) -> int:
         result = ingest(account=account, messages=messages)
         # The cursor moves only together with the stored messages: a crash before this
         # commit polls the same page again, and ingest deduplicates it.
-        ChannelAccount.objects.filter(pk=account.pk).update(
-            cursor=cursor, status=AccountStatus.ACTIVE, last_error=""
-        )
+        ChannelAccount.objects.filter(pk=account.pk).update(cursor=cursor)
+        account_record_success(account_id=account.pk)
     return result.stored

@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from relais.channels import delivery as delivery_path
-from relais.channels import pipeline, polling
+from relais.channels import health, pipeline, polling
 from relais.channels.models import DeliveryState
 
 logger = logging.getLogger(__name__)
@@ -55,3 +55,8 @@ def poll(account_id: int) -> int:
 def poll_due_accounts() -> None:
     for account_id in polling.due_accounts():
         poll(account_id)
+
+
+@db_task(retries=3, retry_delay=60)
+def notify_reconnect(account_id: int) -> int:
+    return health.notify_reconnect(account_id)

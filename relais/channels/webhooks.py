@@ -35,7 +35,9 @@ def webhook(request: HttpRequest, kind: str, account_id: int) -> HttpResponse:
         return JsonResponse({"error": f"no connector {kind!r}"}, status=404)
     if request.method == "GET":
         try:
-            status, answer = connector.webhook_challenge({k: request.GET.get(k, "") for k in request.GET})
+            status, answer = connector.webhook_challenge(
+                {k: request.GET.get(k, "") for k in request.GET}
+            )
         except ConnectorError as exc:
             return JsonResponse({"error": str(exc)}, status=403 if exc.permanent else 400)
         return HttpResponse(answer, status=status, content_type="text/plain")

@@ -1,11 +1,17 @@
-"""Puts the acting membership (organisation and role) in every template."""
+"""Puts the acting membership (organisation and role) and broken accounts in every template."""
 
 from relais.accounts.permissions import current_membership
 
 
 def relais(request):
     membership = current_membership(request) if hasattr(request, "user") else None
+    if membership is None:
+        return {"membership": None, "organization": None, "broken_accounts": []}
+    from relais.channels.health import broken_accounts
+
     return {
         "membership": membership,
-        "organization": membership.organization if membership else None,
+        "organization": membership.organization,
+        # A channel that cannot receive or send is everyone's business: shown on every page.
+        "broken_accounts": broken_accounts(membership.organization_id),
     }
