@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "relais.accounts",
     "relais.channels",
     "relais.inbox",
+    "relais.transit",
     "relais.realtime",
     "relais.web",
     "relais.api",

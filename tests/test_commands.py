@@ -39,6 +39,7 @@ def test_demo_setup_is_idempotent(db, capsys):
     roles = dict(Membership.objects.filter(organization=org).values_list("user__username", "role"))
     assert {u for u, r in roles.items() if r == Role.AGENT} == {"lea", "hugo", "nina"}
     assert org.teams.count() == 2
+    assert org.routes.filter(short_name="C4").exists()  # the STAR Rennes network
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8000/" in out and "relais-demo" in out
 

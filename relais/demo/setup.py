@@ -83,4 +83,8 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
                 "config": {"flavour": network},
             },
         )
+    if not org.routes.exists():
+        from relais.transit.gtfs import import_feed
+
+        import_feed(organization=org, path=GTFS_DIR)
     return DemoInfo(organization=org, logins=logins, created=created)

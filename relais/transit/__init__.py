@@ -1,0 +1,1 @@
+"""The organisation's transit network: GTFS import (lines, stops), later GTFS-realtime output."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TransitConfig(AppConfig):
+    name = "relais.transit"
+    label = "transit"
