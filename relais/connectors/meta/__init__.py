@@ -1,0 +1,1 @@
+"""Facebook Pages, Messenger and Instagram through the Meta Graph API."""
