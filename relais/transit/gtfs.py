@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
@@ -182,12 +183,15 @@ def _apply_translations(source: _Source, routes: list[Route], stops: list[Stop])
     """translations.txt: by record_id, or by field_value (every record with that value)."""
     if not source.has("translations.txt"):
         return 0
-    targets = {
+    targets: dict[tuple[str, str], tuple[list[Any], str]] = {
         ("routes", "route_long_name"): (routes, "long_name"),
         ("routes", "route_short_name"): (routes, "short_name"),
         ("stops", "stop_name"): (stops, "name"),
     }
-    by_id = {"routes": {r.gtfs_id: r for r in routes}, "stops": {s.gtfs_id: s for s in stops}}
+    by_id: dict[str, dict[str, Any]] = {
+        "routes": {r.gtfs_id: r for r in routes},
+        "stops": {s.gtfs_id: s for s in stops},
+    }
     count = 0
     for line, row in source.rows(
         "translations.txt", ("table_name", "field_name", "language", "translation")
@@ -241,8 +245,10 @@ def import_feed(*, organization: Organization, path: str | Path) -> ImportResult
         Stop.objects.filter(organization=organization).exclude(
             gtfs_id__in=[s.gtfs_id for s in stops]
         ).delete()
-        for obj in [*routes, *stops]:
-            obj.organization = organization
+        for route in routes:
+            route.organization = organization
+        for stop in stops:
+            stop.organization = organization
         Route.objects.bulk_create(
             routes,
             batch_size=500,
