@@ -1,0 +1,1 @@
+"""X (formerly Twitter) through API v2, with tweepy."""
