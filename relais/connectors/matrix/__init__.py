@@ -1,0 +1,1 @@
+"""Matrix: a room as a channel, through matrix-nio (polling /sync, sending with txn ids)."""

@@ -1,0 +1,1 @@
+"""Tests of the Matrix connector against a real local Synapse."""
