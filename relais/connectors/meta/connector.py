@@ -54,6 +54,9 @@ def _http() -> httpx.Client:
 
 
 def _from_epoch(value: Any) -> datetime:
+    if isinstance(value, str) and not value.isdigit():
+        # Some feed changes carry an ISO time ("2024-11-23T08:20:00+0000").
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
     seconds = float(value)
     if seconds > 1e11:  # Messenger timestamps are in milliseconds
         seconds /= 1000
@@ -187,14 +190,22 @@ class MetaConnector(Connector):
         items: list[InboundMessage | DeliveryReport] = []
         for entry in data.get("entry") or []:
             for change in entry.get("changes") or []:
-                message = self._parse_change(entry, change)
-                if message is not None:
-                    items.append(message)
+                items.extend(self._guarded(self._parse_change, entry, change))
             for event in entry.get("messaging") or []:
-                message = self._parse_messaging(event)
-                if message is not None:
-                    items.append(message)
+                items.extend(self._guarded(self._parse_messaging, event))
         return items
+
+    def _guarded(self, parse: Any, *args: Any) -> list[InboundMessage]:
+        # One malformed event must not turn the whole delivery into a 500 that Meta retries
+        # and finally disables the subscription for: it is logged and the rest is stored.
+        try:
+            message = parse(*args)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            logger.error(
+                "meta account %s: malformed event skipped (%r): %s", self.account.pk, exc, args[-1]
+            )
+            return []
+        return [message] if message is not None else []
 
     def _own_ids(self) -> set[str]:
         config = self.config

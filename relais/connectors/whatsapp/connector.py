@@ -163,12 +163,25 @@ class WhatsAppConnector(Connector):
                     for c in value.get("contacts") or []
                 }
                 for message in value.get("messages") or []:
-                    items.append(self._inbound(message, names))
+                    items.extend(self._guarded(self._inbound, message, names))
                 for status in value.get("statuses") or []:
-                    report = self._report(status)
-                    if report is not None:
-                        items.append(report)
+                    items.extend(self._guarded(self._report, status))
         return items
+
+    def _guarded(self, parse: Any, *args: Any) -> list[InboundMessage | DeliveryReport]:
+        # One malformed event must not turn the whole delivery into a 500 that Meta retries:
+        # it is logged with its payload and the rest is stored.
+        try:
+            item = parse(*args)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            logger.error(
+                "whatsapp account %s: malformed event skipped (%r): %s",
+                self.account.pk,
+                exc,
+                args[0],
+            )
+            return []
+        return [item] if item is not None else []
 
     def _inbound(self, message: dict[str, Any], names: dict[str, str]) -> InboundMessage:
         kind = message.get("type", "")

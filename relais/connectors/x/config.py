@@ -14,6 +14,9 @@ class XConfig(BaseModel):
 
     # config
     user_id: str  # the numeric id of our account (GET /2/users/me tells it)
+    # GET /2/dm_events needs an access level that includes direct messages; without it, set
+    # false so that a refused DM poll does not stop the mentions.
+    poll_direct_messages: bool = True
     # credentials: OAuth 1.0a user context (posting, DMs) and the app's bearer token (search)
     consumer_key: SecretStr
     consumer_secret: SecretStr  # also signs the Account Activity webhooks and the CRC

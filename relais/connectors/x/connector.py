@@ -192,7 +192,11 @@ class XConnector(Connector):
         try:
             client = self._client()
             mentions, newest_mention = self._poll_mentions(client, state.get("m", ""))
-            dms, newest_dm = self._poll_dms(client, state.get("d", ""))
+            dms, newest_dm = (
+                self._poll_dms(client, state.get("d", ""))
+                if self.config.poll_direct_messages
+                else ([], state.get("d", ""))
+            )
         except Exception as exc:
             raise classify(exc) from exc
         parts = []
@@ -413,16 +417,26 @@ class XConnector(Connector):
             if key == "tweet_create_events":
                 for tweet in data[key]:
                     if str((tweet.get("user") or {}).get("id_str")) != own:
-                        items.append(self._v1_tweet(tweet))
+                        items.extend(self._guarded(self._v1_tweet, tweet))
             elif key == "direct_message_events":
                 users = data.get("users") or {}
                 for event in data[key]:
-                    message = self._v1_dm(event, users)
-                    if message is not None:
-                        items.append(message)
+                    items.extend(self._guarded(self._v1_dm, event, users))
             else:
                 logger.info("x account %s: webhook event %r ignored", self.account.pk, key)
         return items
+
+    def _guarded(self, parse: Any, *args: Any) -> list[InboundMessage]:
+        # One malformed event must not turn the whole delivery into a 500 that X retries
+        # for ever: it is logged with its payload and the rest is stored.
+        try:
+            message = parse(*args)
+        except (KeyError, ValueError, TypeError) as exc:
+            logger.error(
+                "x account %s: malformed event skipped (%r): %s", self.account.pk, exc, args[0]
+            )
+            return []
+        return [message] if message is not None else []
 
     def _v1_tweet(self, tweet: dict[str, Any]) -> InboundMessage:
         # Account Activity events carry v1.1 tweets: no conversation_id. A reply's root is

@@ -387,3 +387,16 @@ def test_test_connection_names_the_page_or_says_what_is_wrong(account, graph, pe
     with pytest.raises(ConnectorError, match="page_id") as caught:
         MetaConnector(incomplete).test_connection()
     assert caught.value.permanent
+
+
+def test_a_malformed_event_is_logged_and_the_others_stored(client, account, caplog):
+    data = json.loads(fixture("page_feed_comment.json"))
+    broken = json.loads(json.dumps(data["entry"][0]["changes"][0]))
+    del broken["value"]["comment_id"]
+    data["entry"][0]["changes"].insert(0, broken)
+    iso = json.loads(fixture("page_feed_visitor_post.json"))["entry"][0]
+    iso["changes"][0]["value"]["created_time"] = "2024-11-23T08:20:00+0000"
+    data["entry"].append(iso)
+    response = post_webhook(client, account, json.dumps(data).encode())
+    assert response.status_code == 200 and response.json()["stored"] == 2
+    assert "malformed event skipped" in caplog.text

@@ -402,3 +402,10 @@ def test_unknown_events_are_logged_and_acknowledged(client, account, caplog):
     body = json.dumps({"for_user_id": "1", "tweet_create_events": []}).encode()
     assert post_webhook(client, account, body).json()["stored"] == 0
     assert "event for user '1' ignored" in caplog.text
+
+
+def test_dm_polling_can_be_turned_off(personas, fake_x):
+    account = make_account(personas, poll_direct_messages=False)
+    fake_x.route("GET", "/2/dm_events", 403, fixture("error_403_not_enrolled.json"))
+    assert poll_account(account.pk) == 2
+    assert not fake_x.calls("GET", "/2/dm_events")
