@@ -1,0 +1,310 @@
+"""Triage quality on fixed, labelled data: lines and stops found, zero-shot sentiment of the
+rules, and the trained method (TF-IDF + linear models) on the published splits.
+
+    .venv/bin/python bench/triage_quality.py [--data ../shared/data] [--json FILE]
+        [--skip-trained] [--errors N]
+
+Entities: bench/data/ratp_lines.jsonl with the Paris metro routes (bench/data/paris_metro),
+bench/data/star_stops.jsonl with the STAR Rennes feed; micro precision/recall/F1 over
+(message, entity) pairs, every false positive and negative printed.
+Sentiment: airline test split (tweet_id % 5 == 0), DEFT-2017 French test set.
+The trained models are fitted on the train split only; every choice among them (model,
+C, class weights, lexicon features) is made by 5-fold cross-validation on the train split,
+never on test. scikit-learn is needed for that part (`--skip-trained` leaves it out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from relais.triage.engine import Triager  # noqa: E402
+from relais.triage.entities import NetworkLexicon  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+STAR_GTFS = ROOT / "relais" / "demo" / "data" / "gtfs" / "star_rennes"
+PARIS_GTFS = DATA / "paris_metro"
+FRENCH_LABELS = {"0": "negative", "1": "neutral", "2": "positive"}
+TARGETS = {
+    "lines_precision": 0.95, "lines_recall": 0.95, "stops_precision": 0.90, "stops_recall": 0.90,
+    "airline_sentiment_accuracy": 0.86, "airline_reason_macro_f1": 0.55, "french_macro_f1": 0.70,
+}
+
+
+# --- entities ---------------------------------------------------------------------------------
+
+@dataclass
+class EntityScore:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict:
+        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
+                "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def score_entities(triager: Triager, records: list[dict], gold_key: str, attr: str) -> EntityScore:
+    score = EntityScore()
+    results = triager.triage_many([r["text"] for r in records])
+    for record, result in zip(records, results, strict=True):
+        gold = set(record[gold_key])
+        found = {name for name, _gtfs_id in getattr(result, attr)}
+        score.tp += len(gold & found)
+        score.fp += len(found - gold)
+        score.fn += len(gold - found)
+        if gold != found:
+            score.errors.append({"id": record["id"], "text": record["text"], "gold": sorted(gold),
+                                 "found": sorted(found), "false_positives": sorted(found - gold),
+                                 "false_negatives": sorted(gold - found)})
+    return score
+
+
+def print_errors(title: str, score: EntityScore, limit: int) -> None:
+    print(f"\n{title}: {len(score.errors)} messages with an error (fp {score.fp}, fn {score.fn})")
+    for e in score.errors[:limit]:
+        text = e["text"].replace("\n", " ")
+        print(f"  {e['id']}: FP {e['false_positives']} FN {e['false_negatives']} | {text[:160]}")
+
+
+# --- sentiment data ---------------------------------------------------------------------------
+
+def airline(data: Path) -> tuple[list[dict], list[dict]]:
+    with open(data / "airline" / "Tweets.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    test = [r for r in rows if int(r["tweet_id"]) % 5 == 0]
+    train = [r for r in rows if int(r["tweet_id"]) % 5 != 0]
+    return train, test
+
+
+def french(data: Path, split: str) -> tuple[list[str], list[str]]:
+    folder = data / "french_sentiment"
+    with open(folder / f"french_{split}_text.txt", encoding="utf-8") as f:
+        texts = [line.rstrip("\n") for line in f]
+    with open(folder / f"french_{split}_labels.txt", encoding="utf-8") as f:
+        labels = [FRENCH_LABELS[line.strip()] for line in f if line.strip()]
+    assert len(texts) == len(labels), (split, len(texts), len(labels))
+    return texts, labels
+
+
+def accuracy_macro_f1(gold: list[str], pred: list[str]) -> dict:
+    labels = sorted(set(gold))
+    correct = sum(g == p for g, p in zip(gold, pred, strict=True))
+    f1s = {}
+    for label in labels:
+        tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))
+        fp = sum(g != label and p == label for g, p in zip(gold, pred, strict=True))
+        fn = sum(g == label and p != label for g, p in zip(gold, pred, strict=True))
+        f1s[label] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return {"accuracy": round(correct / len(gold), 4), "macro_f1": round(sum(f1s.values()) / len(f1s), 4),
+            "per_class_f1": {k: round(v, 4) for k, v in f1s.items()}, "n": len(gold),
+            "predicted": dict(Counter(pred))}
+
+
+# --- trained models ---------------------------------------------------------------------------
+
+def trained(data: Path, triager: Triager, folds: int, jobs: int) -> dict:
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
+    categories = ("positive", "negative", "complaint", "praise", "question", "incident_report",
+                  "service_request", "polemic", "spam_abuse", "safety", "blocking")
+
+    class LexiconFeatures(BaseEstimator, TransformerMixin):
+        """The engine's cue scores (the rules' lexicon) as extra, scaled features."""
+
+        def __init__(self, weight: float = 0.3):
+            self.weight = weight
+
+        def fit(self, texts, y=None):
+            return self
+
+        def transform(self, texts):
+            rows = []
+            for text in texts:
+                scores = triager.cues.match(__import__("relais.triage.text", fromlist=["words"]).words(text)).scores
+                rows.append([min(scores.get(c, 0.0), 4.0) / 4.0 for c in categories] + [float("?" in text), float("!" in text)])
+            return sp.csr_matrix(np.asarray(rows) * self.weight)
+
+    def features(lexicon: bool):
+        parts = [("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+                 ("char", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True, min_df=2))]
+        if lexicon:
+            parts.append(("lexicon", LexiconFeatures()))
+        return FeatureUnion(parts)
+
+    def candidates() -> dict[str, Pipeline]:
+        out = {"baseline: LR C=1": Pipeline([("f", features(False)), ("m", LogisticRegression(max_iter=2000))])}
+        for c in (4.0, 16.0):
+            for cw in (None, "balanced"):
+                out[f"LR C={c:g}{' balanced' if cw else ''}"] = Pipeline(
+                    [("f", features(False)), ("m", LogisticRegression(C=c, class_weight=cw, max_iter=3000))])
+        for c in (0.1, 0.3, 1.0):
+            for cw in (None, "balanced"):
+                out[f"LinearSVC C={c:g}{' balanced' if cw else ''}"] = Pipeline(
+                    [("f", features(False)), ("m", LinearSVC(C=c, class_weight=cw))])
+        for c in (0.3,):
+            for cw in (None, "balanced"):
+                out[f"LinearSVC C={c:g}{' balanced' if cw else ''} + lexicon"] = Pipeline(
+                    [("f", features(True)), ("m", LinearSVC(C=c, class_weight=cw))])
+        out["LR C=4 balanced + lexicon"] = Pipeline(
+            [("f", features(True)), ("m", LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000))])
+        return out
+
+    def task(name: str, x_train, y_train, x_test, y_test, metric: str) -> dict:
+        scoring = "accuracy" if metric == "accuracy" else "f1_macro"
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=4)
+        report = {"train": len(x_train), "test": len(x_test), "selection_metric": f"{folds}-fold CV {scoring} on train",
+                  "candidates": {}}
+        best_name, best_cv = None, -1.0
+        for cand_name, model in candidates().items():
+            started = time.perf_counter()
+            cv_scores = cross_val_score(model, x_train, y_train, cv=cv, scoring=scoring, n_jobs=jobs)
+            cv_mean = float(np.mean(cv_scores))
+            report["candidates"][cand_name] = {"cv": round(cv_mean, 4), "cv_std": round(float(np.std(cv_scores)), 4),
+                                               "cv_seconds": round(time.perf_counter() - started, 1)}
+            print(f"  {name}: {cand_name:38s} CV {scoring} {cv_mean:.4f}", flush=True)
+            if cv_mean > best_cv:
+                best_name, best_cv = cand_name, cv_mean
+        # Test figures: the baseline and the model chosen by CV; the others' test figures are
+        # computed for the record but chose nothing.
+        for cand_name, model in candidates().items():
+            started = time.perf_counter()
+            model.fit(x_train, y_train)
+            fit_s = time.perf_counter() - started
+            started = time.perf_counter()
+            pred = list(model.predict(x_test))
+            per_msg_us = (time.perf_counter() - started) / len(x_test) * 1e6
+            report["candidates"][cand_name].update(
+                {"test": accuracy_macro_f1(list(y_test), pred), "fit_seconds": round(fit_s, 1),
+                 "predict_us_per_message": round(per_msg_us, 1)})
+        report["selected"] = best_name
+        report["baseline_test"] = report["candidates"]["baseline: LR C=1"]["test"]
+        report["selected_test"] = report["candidates"][best_name]["test"]
+        b, s = report["baseline_test"], report["selected_test"]
+        print(f"  {name}: baseline test acc {b['accuracy']:.4f} macro-F1 {b['macro_f1']:.4f}; "
+              f"CV-selected '{best_name}' test acc {s['accuracy']:.4f} macro-F1 {s['macro_f1']:.4f}", flush=True)
+        return report
+
+    train, test = airline(data)
+    out = {}
+    print("\nTrained: airline sentiment", flush=True)
+    out["airline_sentiment"] = task(
+        "airline sentiment", [r["text"] for r in train], [r["airline_sentiment"] for r in train],
+        [r["text"] for r in test], [r["airline_sentiment"] for r in test], "accuracy")
+    print("\nTrained: airline negative reason (negative tweets only)", flush=True)
+    neg_train = [r for r in train if r["airline_sentiment"] == "negative" and r["negativereason"]]
+    neg_test = [r for r in test if r["airline_sentiment"] == "negative" and r["negativereason"]]
+    out["airline_reason"] = task(
+        "airline reason", [r["text"] for r in neg_train], [r["negativereason"] for r in neg_train],
+        [r["text"] for r in neg_test], [r["negativereason"] for r in neg_test], "macro_f1")
+    print("\nTrained: French sentiment (DEFT-2017, published train/test)", flush=True)
+    ftrain_x, ftrain_y = french(data, "train")
+    ftest_x, ftest_y = french(data, "test")
+    out["french_sentiment"] = task("french", ftrain_x, ftrain_y, ftest_x, ftest_y, "macro_f1")
+    return out
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument("--skip-trained", action="store_true")
+    parser.add_argument("--errors", type=int, default=200, help="errors printed per entity set")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=1, help="parallel CV folds")
+    args = parser.parse_args()
+    data = Path(args.data)
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "python": platform.python_version(),
+                    "data": str(data)}
+
+    paris = Triager(lexicon=NetworkLexicon.from_gtfs(PARIS_GTFS), languages=("fr", "en"))
+    star = Triager(lexicon=NetworkLexicon.from_gtfs(STAR_GTFS), languages=("fr", "en"))
+    lines = score_entities(paris, read_jsonl(DATA / "ratp_lines.jsonl"), "lines", "lines")
+    stops = score_entities(star, read_jsonl(DATA / "star_stops.jsonl"), "stops", "stops")
+    print_errors("Lines (ratp_lines.jsonl, Paris metro lexicon)", lines, args.errors)
+    print_errors("Stops (star_stops.jsonl, STAR Rennes lexicon)", stops, args.errors)
+    report["entities"] = {"lines": {**lines.as_dict(), "set": "bench/data/ratp_lines.jsonl", "errors": lines.errors},
+                          "stops": {**stops.as_dict(), "set": "bench/data/star_stops.jsonl", "errors": stops.errors}}
+
+    train, test = airline(data)
+    pred = [r.sentiment for r in star.triage_many([t["text"] for t in test])]
+    report["zero_shot"] = {"airline_sentiment": accuracy_macro_f1([t["airline_sentiment"] for t in test], pred)}
+    ftest_x, ftest_y = french(data, "test")
+    pred = [r.sentiment for r in star.triage_many(ftest_x)]
+    report["zero_shot"]["french_sentiment"] = accuracy_macro_f1(ftest_y, pred)
+
+    if not args.skip_trained:
+        report["trained"] = trained(data, star, args.folds, args.jobs)
+
+    print("\n== Triage quality")
+    print(f"lines  P {lines.precision:.3f} R {lines.recall:.3f} F1 {lines.f1:.3f} "
+          f"(tp {lines.tp}, fp {lines.fp}, fn {lines.fn}; target P,R >= 0.95)")
+    print(f"stops  P {stops.precision:.3f} R {stops.recall:.3f} F1 {stops.f1:.3f} "
+          f"(tp {stops.tp}, fp {stops.fp}, fn {stops.fn}; target P,R >= 0.90)")
+    for key, z in report["zero_shot"].items():
+        print(f"zero-shot rules, {key}: accuracy {z['accuracy']:.3f} macro-F1 {z['macro_f1']:.3f} (n {z['n']})")
+    if "trained" in report:
+        for key, t in report["trained"].items():
+            b, s = t["baseline_test"], t["selected_test"]
+            print(f"trained, {key}: baseline acc {b['accuracy']:.3f} macro-F1 {b['macro_f1']:.3f}; "
+                  f"CV-selected '{t['selected']}' acc {s['accuracy']:.3f} macro-F1 {s['macro_f1']:.3f}")
+    met = {
+        "lines_precision": lines.precision, "lines_recall": lines.recall,
+        "stops_precision": stops.precision, "stops_recall": stops.recall,
+    }
+    if "trained" in report:
+        met["airline_sentiment_accuracy"] = report["trained"]["airline_sentiment"]["selected_test"]["accuracy"]
+        met["airline_reason_macro_f1"] = report["trained"]["airline_reason"]["selected_test"]["macro_f1"]
+        met["french_macro_f1"] = report["trained"]["french_sentiment"]["selected_test"]["macro_f1"]
+    report["targets"] = {k: {"target": TARGETS[k], "measured": round(v, 4), "met": v >= TARGETS[k]}
+                         for k, v in met.items()}
+    for k, v in report["targets"].items():
+        print(f"target {k}: {v['measured']:.3f} vs {v['target']} -> {'met' if v['met'] else 'NOT met'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
