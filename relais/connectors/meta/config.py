@@ -17,6 +17,9 @@ class MetaConfig(BaseModel):
     instagram_account_id: str = ""  # the Instagram professional account id, for network=instagram
     graph_url: str = "https://graph.facebook.com"
     graph_version: str = "v21.0"
+    # The HUMAN_AGENT message tag lets a person answer up to 7 days after the customer's
+    # last message instead of 24 hours; the app needs Meta's "Human Agent" permission.
+    human_agent_tag: bool = False
     # credentials
     page_access_token: SecretStr
     app_secret: SecretStr  # signs the webhooks (X-Hub-Signature-256)

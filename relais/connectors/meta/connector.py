@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -31,6 +31,7 @@ from relais.channels.contract import (
     Receipt,
 )
 from relais.common import http
+from relais.common.timeutils import now, parse_iso
 from relais.connectors.meta.config import MetaConfig, load_config
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ PERMISSION_ERRORS = {10, *range(200, 300)}  # a permission was removed: a person
 RATE_LIMIT_ERRORS = {4, 17, 32, 613, 80001, 80002, 80004, 80006}
 TRANSIENT_ERRORS = {1, 2}
 RATE_LIMIT_DEFAULT_WAIT = 300.0  # Meta gives no reset time for these codes
+OUTSIDE_WINDOW_SUBCODE = 2018278  # code 10: "This message is sent outside of allowed window"
+UNAVAILABLE = 551  # the person blocked the Page or left
+STANDARD_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
 
 LIMITS = {
     "facebook": Limits(message_length=8_000, direct_message_length=2_000),
@@ -74,6 +79,12 @@ def graph_error(response: httpx.Response) -> ConnectorError:
     message = error.get("message") or response.text[:300] or f"HTTP {response.status_code}"
     text = f"Meta: {message} (HTTP {response.status_code}, code {code}"
     text += f", subcode {subcode})" if subcode else ")"
+    if code == 10 and subcode == OUTSIDE_WINDOW_SUBCODE:
+        return OutsideWindow(f"{text}: the person last wrote more than 24 hours ago")
+    if code == UNAVAILABLE:
+        return ConnectorError(
+            f"{text}: the person cannot receive messages from the Page now", permanent=True
+        )
     if code in TOKEN_ERRORS or response.status_code == 401:
         return ConnectorError(
             f"{text}: the access token expired or was revoked; reconnect the account",
@@ -93,6 +104,14 @@ def graph_error(response: httpx.Response) -> ConnectorError:
     if response.status_code >= 500 or code in TRANSIENT_ERRORS or error.get("is_transient"):
         return ConnectorError(text)
     return ConnectorError(text, permanent=True)
+
+
+class OutsideWindow(ConnectorError):
+    """Messenger and Instagram allow a reply within 24 h of the person's last message (7 days
+    with the HUMAN_AGENT tag)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -361,16 +380,44 @@ class MetaConnector(Connector):
     def _send_dm(self, message: OutboundMessage) -> Receipt:
         if not message.recipient:
             raise ConnectorError("a direct message needs the recipient's id", permanent=True)
-        # The Send API; RESPONSE is allowed within 24 h of the person's last message.
-        answer = self._call(
-            "POST",
-            "me/messages",
-            json={
-                "recipient": {"id": message.recipient},
-                "messaging_type": "RESPONSE",
-                "message": {"text": message.text},
-            },
+        human_agent = self.config.human_agent_tag
+        # The delivery path may tell when the person last wrote (a proposed contract field,
+        # see docs/connectors/meta.md); then a closed window is known before calling Meta.
+        last = getattr(message, "last_inbound_at", None)
+        last_at = parse_iso(last) if isinstance(last, str) and last else None
+        if last_at is not None and now() - last_at >= STANDARD_WINDOW:
+            if not human_agent or now() - last_at >= HUMAN_AGENT_WINDOW:
+                raise self._window_closed(human_agent)
+            return self._send_api(message, tagged=True)
+        try:
+            return self._send_api(message, tagged=False)
+        except OutsideWindow:
+            if not human_agent:
+                raise self._window_closed(human_agent) from None
+            return self._send_api(message, tagged=True)
+
+    @staticmethod
+    def _window_closed(human_agent: bool) -> OutsideWindow:
+        if human_agent:
+            return OutsideWindow(
+                "Meta allows a reply only within 7 days of the person's last message "
+                "(HUMAN_AGENT tag); wait until they write again"
+            )
+        return OutsideWindow(
+            "Meta allows a reply only within 24 hours of the person's last message; with "
+            "Meta's Human Agent permission, set human_agent_tag to answer within 7 days"
         )
+
+    def _send_api(self, message: OutboundMessage, *, tagged: bool) -> Receipt:
+        body: dict[str, Any] = {
+            "recipient": {"id": message.recipient},
+            "messaging_type": "RESPONSE",
+            "message": {"text": message.text},
+        }
+        if tagged:
+            body["messaging_type"] = "MESSAGE_TAG"
+            body["tag"] = "HUMAN_AGENT"
+        answer = self._call("POST", "me/messages", json=body)
         return Receipt(external_id=str(answer.get("message_id", "")), thread_id=message.thread_id)
 
     def _publish(self, message: OutboundMessage) -> Receipt:

@@ -400,3 +400,39 @@ def test_a_malformed_event_is_logged_and_the_others_stored(client, account, capl
     response = post_webhook(client, account, json.dumps(data).encode())
     assert response.status_code == 200 and response.json()["stored"] == 2
     assert "malformed event skipped" in caplog.text
+
+
+DM = OutboundMessage(idempotency_key="k4", kind=MessageKind.DM, text="Bonjour", recipient="6789")
+
+
+def test_messenger_outside_the_window_is_refused_clearly(account, graph):
+    graph.route("POST", "me/messages", 400, fixture("error_outside_window.json"))
+    with pytest.raises(ConnectorError) as caught:
+        MetaConnector(account).send(DM)
+    assert caught.value.permanent and not caught.value.reconnect
+    assert "24 hours" in str(caught.value) and "human_agent_tag" in str(caught.value)
+
+
+def test_messenger_outside_the_window_uses_the_human_agent_tag(personas, graph):
+    account = make_account(personas, human_agent_tag=True)
+    answers = [
+        httpx.Response(400, content=fixture("error_outside_window.json")),
+        httpx.Response(200, content=fixture("send_api_response.json")),
+    ]
+    graph.handler = lambda request: (graph.requests.append(request), answers.pop(0))[1]  # type: ignore[method-assign]
+    receipt = MetaConnector(account).send(DM)
+    assert receipt.external_id == "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_reply0001"
+    tagged = json.loads(graph.requests[-1].content)
+    assert tagged["messaging_type"] == "MESSAGE_TAG" and tagged["tag"] == "HUMAN_AGENT"
+
+
+def test_a_known_closed_window_is_decided_before_calling_meta(personas, graph):
+    from datetime import timedelta
+
+    from relais.common.timeutils import now
+
+    message = OutboundMessage(**{**DM.to_json(), "kind": MessageKind.DM})
+    object.__setattr__(message, "last_inbound_at", (now() - timedelta(days=8)).isoformat())
+    with pytest.raises(ConnectorError, match="24 hours"):
+        MetaConnector(make_account(personas)).send(message)
+    assert graph.requests == []
