@@ -140,6 +140,11 @@ def tweet_to_inbound(tweet: dict[str, Any], authors: dict[str, Author]) -> Inbou
     )
 
 
+def _is_repost(tweet: dict[str, Any]) -> bool:
+    """A repost of a mention repeats it: nothing to answer."""
+    return any(r.get("type") == "retweeted" for r in tweet.get("referenced_tweets") or [])
+
+
 def _parse_cursor(cursor: str) -> dict[str, str]:
     """'m:<mentions since_id>;d:<newest DM event id>'"""
     parts = {}
@@ -231,7 +236,7 @@ class XConnector(Connector):
                 newest = str(meta["newest_id"])
             authors = _authors(page)
             for tweet in page.get("data") or []:
-                if str(tweet.get("author_id")) == own:
+                if str(tweet.get("author_id")) == own or _is_repost(tweet):
                     continue
                 messages.append(tweet_to_inbound(tweet, authors))
             token = meta.get("next_token")
@@ -416,6 +421,8 @@ class XConnector(Connector):
                 continue
             if key == "tweet_create_events":
                 for tweet in data[key]:
+                    if "retweeted_status" in tweet:
+                        continue  # a repost repeats a post: nothing to answer
                     if str((tweet.get("user") or {}).get("id_str")) != own:
                         items.extend(self._guarded(self._v1_tweet, tweet))
             elif key == "direct_message_events":

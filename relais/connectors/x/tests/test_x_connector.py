@@ -134,10 +134,10 @@ def test_mentions_polled_into_one_thread_and_reply_lands_in_it(
     from relais.inbox.actions import conversation_reply
     from relais.inbox.models import Conversation, Message
 
-    assert poll_account(account.pk) == 3  # two mentions and one DM; our own post skipped
+    assert poll_account(account.pk) == 3  # two mentions and one DM; our post and a repost skipped
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE
-    assert account.cursor == "m:1860312345678901250;d:1860400000000000002"
+    assert account.cursor == "m:1860312345678901255;d:1860400000000000002"
     [mentions_call] = fake_x.calls("GET", f"/2/users/{ME}/mentions")
     query = fake_x.query(mentions_call)
     assert "conversation_id" in query["tweet.fields"][0]
@@ -172,9 +172,9 @@ def test_mentions_polled_into_one_thread_and_reply_lands_in_it(
     fake_x.route("GET", f"/2/users/{ME}/mentions", 200, fixture("mentions_empty.json"))
     assert poll_account(account.pk) == 0
     second = fake_x.calls("GET", f"/2/users/{ME}/mentions")[-1]
-    assert fake_x.query(second)["since_id"] == ["1860312345678901250"]
+    assert fake_x.query(second)["since_id"] == ["1860312345678901255"]
     account.refresh_from_db()
-    assert account.cursor == "m:1860312345678901250;d:1860400000000000002"
+    assert account.cursor == "m:1860312345678901255;d:1860400000000000002"
 
 
 def test_direct_message_polled_and_answered_in_its_conversation(
@@ -369,7 +369,7 @@ def test_crc_challenge(client, account):
 def test_signed_events_are_stored_threaded_on_the_root(client, account, fake_x):
     fake_x.route("GET", "/2/tweets/1860312345678901260", 200, fixture("tweet_conversation.json"))
     response = post_webhook(client, account, fixture("aaa_tweet_create.json"))
-    assert response.status_code == 200 and response.json()["stored"] == 1  # ours skipped
+    assert response.status_code == 200 and response.json()["stored"] == 1  # ours, a repost skipped
     response = post_webhook(client, account, fixture("aaa_dm.json"))
     assert response.json()["stored"] == 1
     process_pending()
