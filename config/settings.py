@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "relais.channels",
     "relais.inbox",
     "relais.transit",
+    "relais.triage",
     "relais.realtime",
     "relais.web",
     "relais.api",
@@ -139,6 +140,7 @@ if REDIS_URL:
 # Triage, SLA and listening insert themselves here.
 RELAIS_PIPELINE_STEPS = [
     "relais.inbox.pipeline.thread_messages",
+    "relais.triage.pipeline.triage_messages",
     "relais.inbox.pipeline.route_to_team",
     "relais.inbox.pipeline.notify_clients",
 ]

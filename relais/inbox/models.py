@@ -76,6 +76,12 @@ class Conversation(models.Model):
     )
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     preview = models.CharField(max_length=200, blank=True)
+    # The latest inbound message's triage; urgency and priority are the highest seen while open.
+    lang = models.CharField(max_length=8, blank=True)
+    intent = models.CharField(max_length=20, blank=True)
+    sentiment = models.CharField(max_length=10, blank=True)
+    urgency = models.CharField(max_length=10, blank=True)
+    lines = models.ManyToManyField("transit.Route", blank=True, related_name="conversations")
     message_count = models.PositiveIntegerField(default=0)
     first_message_at = models.DateTimeField()
     first_response_at = models.DateTimeField(null=True, blank=True)
@@ -135,6 +141,13 @@ class Message(models.Model):
     )
     text = models.TextField()
     raw = models.JSONField(default=dict, blank=True)
+    # Triage (relais.triage): filled by the pipeline for inbound messages.
+    lang = models.CharField(max_length=8, blank=True)
+    intent = models.CharField(max_length=20, blank=True)
+    sentiment = models.CharField(max_length=10, blank=True)
+    urgency = models.CharField(max_length=10, blank=True)
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    triage = models.JSONField(default=dict, blank=True)  # lines, stops, places, cues
     delivery = models.OneToOneField(
         Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
     )

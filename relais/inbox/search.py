@@ -64,6 +64,26 @@ def matching_message_ids(query: str) -> RawSQL | None:
     raise NotImplementedError(f"no full-text search for {connection.vendor}")
 
 
+def ensure_sqlite_index(connection) -> bool:
+    """SQLite rebuilds a table to alter it, dropping its triggers: after every migration,
+    put them back and re-index if they had gone. Returns True when it repaired something."""
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'inbox_message_fts_%'"
+        )
+        if cursor.fetchone()[0] == 3:
+            return False
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'inbox_message'")
+        if cursor.fetchone()[0] == 0:
+            return False  # not migrated yet
+        for sql in SQLITE_FTS_SQL:
+            cursor.execute(sql)
+        cursor.execute("INSERT INTO inbox_message_fts(inbox_message_fts) VALUES ('rebuild')")
+    return True
+
+
 def install(schema_editor) -> None:
     statements = SQLITE_FTS_SQL if schema_editor.connection.vendor == "sqlite" else POSTGRES_FTS_SQL
     for sql in statements:

@@ -219,3 +219,36 @@ def test_language_switch(personas, inbox, client_as):
     assert b"Assigned to me" in client.get(reverse("inbox:list")).content
     client.post(reverse("set_language"), {"language": "fr", "next": "/inbox/"})
     assert "Assignées à moi".encode() in client.get(reverse("inbox:list")).content
+
+
+def test_search_index_survives_sqlite_table_rebuilds(personas, inbox, client_as, vendor):
+    """SQLite alters a table by rebuilding it, which drops the FTS triggers."""
+    from django.db import connection
+
+    from relais.inbox.search import ensure_sqlite_index
+
+    if vendor != "sqlite":
+        assert ensure_sqlite_index(connection) is False
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER inbox_message_fts_ai")
+        cursor.execute(
+            "DELETE FROM inbox_message_fts"
+        )  # what a rebuild leaves: an index out of step
+    assert ensure_sqlite_index(connection) is True
+    assert ensure_sqlite_index(connection) is False
+    client = client_as(personas.agent_a)
+    found = {
+        c.contact.handle
+        for c in client.get("/inbox/", {"q": "republique"}).context["conversations"]
+    }
+    assert found == {"maelle"}
+    ingest(
+        account=personas.account,
+        messages=[inbound("nouvelle panne ascenseur", handle="zoe", external_id="z")],
+    )
+    process_pending()
+    found = {
+        c.contact.handle for c in client.get("/inbox/", {"q": "ascenseur"}).context["conversations"]
+    }
+    assert found == {"zoe"}

@@ -1,0 +1,1 @@
+"""Triage: language, intent, sentiment, urgency, priority and the network's lines and stops."""

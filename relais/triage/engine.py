@@ -1,0 +1,188 @@
+"""The triage of one message: language, intent, sentiment, urgency, priority, lines, stops,
+places. Rules and lexicons first (useful with no label at all); a model an organisation has
+trained on its agents' corrections refines intent and sentiment (relais.triage.learning)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from relais.triage import language
+from relais.triage.entities import NetworkLexicon
+from relais.triage.lexicon import CueMatcher
+from relais.triage.text import has_letters, words
+
+INTENTS = (
+    "question",
+    "complaint",
+    "incident_report",
+    "service_request",
+    "praise",
+    "polemic",
+    "spam_abuse",
+    "other",
+)
+SENTIMENTS = ("negative", "neutral", "positive")
+URGENCIES = ("safety", "blocking", "normal")
+# When two intents tie, the one that matters more for the service wins.
+INTENT_PRECEDENCE = (
+    "spam_abuse",
+    "service_request",
+    "incident_report",
+    "polemic",
+    "complaint",
+    "question",
+    "praise",
+)
+EMOJI_CUES = {
+    "😊": "positive",
+    "🙏": "positive",
+    "👍": "positive",
+    "❤": "positive",
+    "😍": "positive",
+    "👏": "positive",
+    "🥰": "positive",
+    "💪": "positive",
+    "🙂": "positive",
+    "😀": "positive",
+    "😃": "positive",
+    "🤩": "positive",
+    "✨": "positive",
+    "😡": "negative",
+    "🤬": "negative",
+    "😤": "negative",
+    "👎": "negative",
+    "😠": "negative",
+    "😒": "negative",
+    "🙄": "negative",
+    "😩": "negative",
+    "😫": "negative",
+    "😭": "negative",
+    "😢": "negative",
+    "💩": "negative",
+    "🤡": "negative",
+}
+# French and English street addresses, for service requests: "12 rue de la Paix", "3 bis av. Foch".
+ADDRESS = re.compile(
+    r"\b\d{1,4}\s?(?:bis|ter)?,?\s+(?:rue|avenue|av\.?|boulevard|bd|place|pl\.?|allée|allee|impasse|chemin|"
+    r"quai|route|square|cours|passage|mail|street|st\.?|road|rd\.?|lane)\s+[^\d,.;!?\n]{2,40}",
+    re.IGNORECASE,
+)
+PLACE_WORDS = re.compile(
+    r"\b(?:rue|avenue|boulevard|place|allée|allee|impasse|quai|parc|square|école|ecole|collège|college|"
+    r"lycée|lycee|gymnase|piscine)\s+(?:de\s+la\s+|du\s+|des\s+|de\s+l'|d'|de\s+)?[A-ZÉÈÀÂÎÔÛ][\w'’\-]+(?:\s+[A-ZÉÈÀÂÎÔÛ][\w'’\-]+){0,3}",
+)
+
+
+@dataclass
+class TriageResult:
+    lang: str
+    intent: str
+    sentiment: str
+    urgency: str
+    priority: int  # 0 low … 3 urgent, as relais.inbox.models.Priority
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (short name, GTFS route id)
+    stops: list[tuple[str, str]] = field(default_factory=list)  # (stop name, GTFS stop id)
+    places: list[str] = field(default_factory=list)
+    cues: list[tuple[str, str]] = field(default_factory=list)  # why: (category, word)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["line_ids"] = [gtfs_id for _, gtfs_id in self.lines]
+        data["stop_ids"] = [gtfs_id for _, gtfs_id in self.stops]
+        data["lines"] = [name for name, _ in self.lines]
+        data["stops"] = [name for name, _ in self.stops]
+        return data
+
+
+def priority_of(intent: str, sentiment: str, urgency: str) -> int:
+    if urgency == "safety":
+        return 3
+    if urgency == "blocking" or intent in ("incident_report",):
+        return 2
+    if intent == "spam_abuse":
+        return 0
+    if intent in ("complaint", "question", "service_request") and sentiment == "negative":
+        return 2 if intent == "complaint" else 1
+    if intent == "praise" or intent == "other":
+        return 0 if intent == "praise" else 1
+    return 1
+
+
+class Triager:
+    def __init__(
+        self, lexicon: NetworkLexicon | None = None, languages: Sequence[str] = ("fr", "en")
+    ):
+        self.lexicon = lexicon or NetworkLexicon.empty()
+        self.languages = tuple(languages)
+        self.cues = CueMatcher()
+
+    def triage(self, text: str, lang: str | None = None) -> TriageResult:
+        text = text or ""
+        sample = text[
+            :5000
+        ]  # cues and entities live in the first lines; 20,000 characters cost nothing more
+        detected = lang or language.detect(sample, self.languages)
+        tokens = words(sample)
+        hits = self.cues.match(tokens)
+        scores = hits.scores
+        for symbol, category in EMOJI_CUES.items():
+            if symbol in sample:
+                scores[category] += 1.0
+                hits.cues.append((category, symbol))
+        if "?" in sample:
+            scores["question"] += 1.5
+
+        intent = self._intent(scores, has_letters(sample))
+        sentiment = self._sentiment(scores, intent)
+        if scores.get("safety", 0) > 0:
+            urgency = "safety"
+        elif scores.get("blocking", 0) > 0:
+            urgency = "blocking"
+        else:
+            urgency = "normal"
+        lines = [(r.short_name, r.gtfs_id) for r in self.lexicon.lines(sample)]
+        stops = [(s.name, s.gtfs_id) for s in self.lexicon.stops(sample)]
+        places = [m.group(0).strip() for m in ADDRESS.finditer(sample)]
+        if intent == "service_request" and not places:
+            places = [m.group(0).strip() for m in PLACE_WORDS.finditer(sample)]
+        return TriageResult(
+            lang=detected,
+            intent=intent,
+            sentiment=sentiment,
+            urgency=urgency,
+            priority=priority_of(intent, sentiment, urgency),
+            lines=lines,
+            stops=stops,
+            places=places[:5],
+            cues=hits.cues[:20],
+        )
+
+    def triage_many(self, texts: Iterable[str]) -> list[TriageResult]:
+        return [self.triage(t) for t in texts]
+
+    @staticmethod
+    def _intent(scores: dict[str, float], has_text: bool) -> str:
+        if not has_text:
+            return "other"
+        best, best_score = "other", 0.0
+        for intent in INTENT_PRECEDENCE:
+            score = scores.get(intent, 0.0)
+            if score > best_score + 1e-9:
+                best, best_score = intent, score
+        # A report of a problem asked as a question ("la C4 est en panne ?") stays a report
+        # when the problem words outweigh the question mark.
+        return best
+
+    @staticmethod
+    def _sentiment(scores: dict[str, float], intent: str) -> str:
+        positive = scores.get("positive", 0.0)
+        negative = scores.get("negative", 0.0) + (
+            1.0 if intent in ("complaint", "spam_abuse") else 0.0
+        )
+        if positive > negative:
+            return "positive"
+        if negative > positive:
+            return "negative"
+        return "neutral"

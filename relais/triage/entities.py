@@ -1,0 +1,357 @@
+"""Lines and stops of the organisation's own network, found as passengers write them.
+
+Lines: "ligne C4", "la c4", "C4", "#C4", "#ligne4", "le métro a", "bus 11", "la 4", "L4", "M4".
+A short name that is a bare number or a single letter is only taken with a word before it
+that makes it a line ("ligne", "bus", "la", "le", "métro" …) and not followed by a unit
+("le 11 novembre", "la 4e", "11h"): numbers are everywhere in messages.
+Stops: every stop name, folded (no accents, lower case), with its usual variants ("st" for
+"saint", hyphens as spaces, "#republique"); a name that is also an everyday word ("Gare",
+"Mairie", "Stade") needs a word before it that makes it a stop ("arrêt", "station", "à").
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+
+from relais.triage.text import fold, strip_urls
+
+LINE_CONTEXT = {
+    "ligne",
+    "lignes",
+    "ln",
+    "la",
+    "le",
+    "les",
+    "du",
+    "au",
+    "bus",
+    "car",
+    "cars",
+    "metro",
+    "metros",
+    "tram",
+    "tramway",
+    "navette",
+    "line",
+    "route",
+    "the",
+    "rer",
+    "chronostar",
+}
+# After a bare number: it is a time, a date, a quantity, not a line.
+NOT_AFTER_NUMBER = {
+    "h",
+    "heure",
+    "heures",
+    "hr",
+    "hrs",
+    "min",
+    "mn",
+    "minute",
+    "minutes",
+    "mins",
+    "sec",
+    "s",
+    "km",
+    "m",
+    "euro",
+    "euros",
+    "eur",
+    "e",
+    "eme",
+    "er",
+    "ere",
+    "pm",
+    "am",
+    "ans",
+    "jours",
+    "jour",
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+    "personnes",
+    "fois",
+    "bus",
+    "metros",
+    "rames",
+    "pourcent",
+    "places",
+    "arrets",
+    "stations",
+    "passagers",
+    "people",
+    "times",
+}
+LINE_TAG_PREFIXES = ("ligne", "line", "metro", "bus", "tram", "l", "m")
+STOP_CONTEXT = {
+    "arret",
+    "arrets",
+    "station",
+    "stations",
+    "stop",
+    "a",
+    "de",
+    "depuis",
+    "vers",
+    "direction",
+    "dir",
+    "terminus",
+    "at",
+    "from",
+    "to",
+    "pole",
+    "quai",
+    "gare",
+}
+# Stop names that are everyday words: matched only after a stop context word.
+COMMON_WORDS = {
+    "gare",
+    "gares",
+    "mairie",
+    "eglise",
+    "poste",
+    "la poste",
+    "stade",
+    "centre",
+    "parc",
+    "ecole",
+    "college",
+    "lycee",
+    "hopital",
+    "piscine",
+    "cimetiere",
+    "marche",
+    "place",
+    "pont",
+    "port",
+    "bourg",
+    "chateau",
+    "moulin",
+    "chapelle",
+    "croix",
+    "bois",
+    "foret",
+    "plage",
+    "cinema",
+    "universite",
+    "campus",
+    "la gare",
+    "le bourg",
+    "les halles",
+    "halles",
+    "zone",
+    "bel air",
+    "le stade",
+    "la mairie",
+    "l eglise",
+    "republique",
+    "liberte",
+    "commerce",
+    "industrie",
+    "musee",
+    "theatre",
+    "usine",
+    "ferme",
+    "lande",
+    "landes",
+    "rue",
+    "avenue",
+    "clinique",
+    "prefecture",
+    "tribunal",
+    "rocade",
+    "village",
+    "ville",
+    "champs",
+    "les champs",
+    "gaite",
+}
+_SPACES = re.compile(r"\s+")
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _norm(name: str) -> str:
+    """Folded, punctuation as spaces: 'Saint-Jacques - Gaîté' → 'saint jacques gaite'."""
+    return _SPACES.sub(" ", " ".join(_TOKEN.findall(fold(name)))).strip()
+
+
+def _variants(name: str) -> set[str]:
+    base = _norm(name)
+    out = {base}
+    # People write "st" and "ste" for both, and drop the hyphens.
+    swaps = [("saint ", "st "), ("sainte ", "ste "), ("sainte ", "st ")]
+    for long, short in swaps:
+        for v in list(out):
+            if long in f" {v} ":
+                out.add(f" {v} ".replace(long, short).strip())
+    out |= {v.replace(" ", "") for v in list(out) if " " in v and len(v) > 6}  # "#SainteAnne"
+    return {v for v in out if v}
+
+
+@dataclass(frozen=True)
+class RouteRef:
+    gtfs_id: str
+    short_name: str
+    route_type: int
+
+
+@dataclass(frozen=True)
+class StopRef:
+    gtfs_id: str
+    name: str
+
+
+class NetworkLexicon:
+    def __init__(self, routes: Iterable[RouteRef], stops: Iterable[StopRef]):
+        self.routes_by_short: dict[str, list[RouteRef]] = defaultdict(list)
+        for route in routes:
+            if route.short_name:
+                self.routes_by_short[_norm(route.short_name).replace(" ", "")].append(route)
+        # One entry per stop name: the first id stands for all the stops sharing it.
+        by_name: dict[str, StopRef] = {}
+        for stop in stops:
+            by_name.setdefault(stop.name, stop)
+        self.stops_by_name = by_name
+        self.automaton = ahocorasick.Automaton()
+        for stop in by_name.values():
+            for variant in _variants(stop.name):
+                if len(variant) < 3:
+                    continue
+                common = variant in COMMON_WORDS
+                existing = self.automaton.get(variant, None) if variant in self.automaton else None
+                refs = (existing[1] if existing else ()) + (stop,)
+                self.automaton.add_word(variant, (variant, refs, common))
+        if len(self.automaton):
+            self.automaton.make_automaton()
+
+    @classmethod
+    def from_gtfs(cls, path: str | Path) -> NetworkLexicon:
+        path = Path(path)
+        with open(path / "routes.txt", encoding="utf-8-sig", newline="") as f:
+            routes = [
+                RouteRef(
+                    r["route_id"], r.get("route_short_name") or "", int(r.get("route_type") or 3)
+                )
+                for r in csv.DictReader(f)
+            ]
+        stops: list[StopRef] = []
+        if (path / "stops.txt").exists():
+            with open(path / "stops.txt", encoding="utf-8-sig", newline="") as f:
+                stops = [
+                    StopRef(r["stop_id"], r["stop_name"])
+                    for r in csv.DictReader(f)
+                    if r.get("stop_name") and (r.get("location_type") or "0") in ("0", "1")
+                ]
+        return cls(routes, stops)
+
+    @classmethod
+    def for_organization(cls, organization_id: int) -> NetworkLexicon:
+        from relais.transit.models import Route, Stop
+
+        routes = [
+            RouteRef(r.gtfs_id, r.short_name, r.route_type)
+            for r in Route.objects.filter(organization_id=organization_id)
+        ]
+        stops = [
+            StopRef(s.gtfs_id, s.name)
+            for s in Stop.objects.filter(
+                organization_id=organization_id, location_type__in=[0, 1]
+            ).order_by("location_type", "gtfs_id")
+        ]
+        return cls(routes, stops)
+
+    @classmethod
+    def empty(cls) -> NetworkLexicon:
+        return cls([], [])
+
+    # --- lines ---------------------------------------------------------------------------
+    def lines(self, text: str) -> list[RouteRef]:
+        words = _TOKEN_OR_TAG.findall(fold(strip_urls(text)))
+        found: dict[str, RouteRef] = {}
+        for i, word in enumerate(words):
+            for route in self._line_at(words, i, word):
+                found.setdefault(route.gtfs_id, route)
+        return list(found.values())
+
+    def _line_at(self, words: list[str], i: int, word: str) -> list[RouteRef]:
+        if word.startswith("#") or word.startswith("@"):
+            tag = word[1:]
+            if tag in self.routes_by_short and not tag.isdigit() and len(tag) > 1:
+                return self.routes_by_short[tag]
+            for prefix in LINE_TAG_PREFIXES:
+                if tag.startswith(prefix) and tag[len(prefix) :] in self.routes_by_short:
+                    return self.routes_by_short[tag[len(prefix) :]]
+            return []
+        candidates = self.routes_by_short.get(word)
+        if candidates is None:
+            # "L4", "M4": a letter glued to a number.
+            if (
+                len(word) >= 2
+                and word[0] in "lm"
+                and word[1:] in self.routes_by_short
+                and word[1:].isdigit()
+            ):
+                return self.routes_by_short[word[1:]]
+            return []
+        ambiguous = word.isdigit() or len(word) == 1
+        if not ambiguous:
+            return candidates
+        before = words[i - 1] if i > 0 else ""
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if before not in LINE_CONTEXT:
+            return []
+        if word.isdigit() and (after in NOT_AFTER_NUMBER or after.endswith("h")):
+            return []
+        if (
+            len(word) == 1
+            and not word.isdigit()
+            and before not in {"ligne", "lignes", "metro", "metros", "line"}
+        ):
+            return []  # "la a", "le b": only "ligne a", "métro b"
+        return candidates
+
+    # --- stops ---------------------------------------------------------------------------
+    def stops(self, text: str) -> list[StopRef]:
+        if not len(self.automaton):
+            return []
+        folded = " " + _norm(strip_urls(text).replace("#", " ")) + " "
+        spans: list[tuple[int, int, tuple[StopRef, ...], bool]] = []
+        for end, (variant, refs, common) in self.automaton.iter(folded):
+            start = end - len(variant) + 1
+            if folded[start - 1] != " " or folded[end + 1] != " ":
+                continue  # inside a longer word
+            if common:
+                before = folded[:start].split()[-1:] or [""]
+                if before[0] not in STOP_CONTEXT:
+                    continue
+            spans.append((start, end, refs, common))
+        # Longest match wins: "Saint-Jacques - Gaîté" over "Gaîté".
+        spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+        found: dict[str, StopRef] = {}
+        last_end = -1
+        for start, end, refs, _common in spans:
+            if start <= last_end:
+                continue
+            last_end = end
+            for ref in refs[:1]:
+                found.setdefault(ref.name, ref)
+        return list(found.values())
+
+
+_TOKEN_OR_TAG = re.compile(r"[#@]?[^\W_]+", re.UNICODE)
