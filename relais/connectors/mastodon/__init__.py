@@ -1,0 +1,1 @@
+"""Mastodon: mentions and direct messages polled from notifications, replies and posts, through Mastodon.py."""
