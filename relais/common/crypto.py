@@ -43,6 +43,10 @@ def decrypt_json(token: str) -> Any:
 class EncryptedJSONField(models.TextField):
     """Stores a JSON value as a Fernet token; the database never sees the plain text."""
 
+    # For django-stubs: the Python value is a JSON value, not the stored string.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return {}
