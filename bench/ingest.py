@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -175,6 +176,8 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         f"Relais ingest benchmark, {results['date']}, {results['messages']} messages",
         f"machine: {results['machine']}",
+        f"load average (1, 5, 15 min) at start {results['load_average_start']}, "
+        f"at end {results.get('load_average_end')}; run took {results.get('seconds', 0):.0f} s",
         "",
     ]
     if results["throughput"]:
@@ -183,6 +186,9 @@ def report(results: dict[str, Any]) -> str:
             "store s  pipeline s  conversations  check"
         )
         for db, r in results["throughput"].items():
+            if "error" in r:
+                lines.append(f"  {db:<19} ERROR {r['error']}")
+                continue
             lines.append(
                 f"  {db:<19} {_fmt_rate(r['ingest_rate']):>11}  {_fmt_rate(r['pipeline_rate']):>14}  "
                 f"{_fmt_rate(r['end_to_end_rate']):>16}  {r['ingest_seconds']:7.1f}  "
@@ -196,8 +202,11 @@ def report(results: dict[str, Any]) -> str:
             "two workers at once   messages  combined msg/s  vs one worker  done by each  check"
         )
         for db, r in results["workers"].items():
-            one = results["throughput"].get(db)
-            ratio = f"{r['rate'] / one['pipeline_rate']:.2f}x" if one else "–"
+            if "error" in r:
+                lines.append(f"  {db:<19} ERROR {r['error']}")
+                continue
+            one = results["throughput"].get(db, {})
+            ratio = f"{r['rate'] / one['pipeline_rate']:.2f}x" if "pipeline_rate" in one else "–"
             lines.append(
                 f"  {db:<19} {r['messages']:>8}  {_fmt_rate(r['rate']):>14}  {ratio:>13}  {str(r['done_by_worker']):>12}  "
                 f"{'ok' if r['check']['ok'] else 'FAILED ' + '; '.join(r['check']['problems'])}"
@@ -209,13 +218,16 @@ def report(results: dict[str, Any]) -> str:
             f"at {LIVE_RATE:.0f} msg/s)"
         )
         lines.append(
-            "  mode / db              sent rate  delivered    p50    p95    p99    max  "
+            "  mode / db          accepted/s  delivered    p50    p95    p99    max  "
             "| to publish p99 | publish->client p99"
         )
         for key, r in results["live"].items():
+            if "error" in r:
+                lines.append(f"  {key:<22} ERROR {r['error']}")
+                continue
             lat, pub, fan = r["latency"], r["ingest_to_publish"], r["publish_to_client"]
             lines.append(
-                f"  {key:<22} {r['achieved_rate']:9.0f}  {r['delivered']:>4}/{r['sent']:<5}"
+                f"  {key:<18} {r['accepted_rate']:10.0f}  {r['delivered']:>4}/{r['sent']:<5}"
                 f"{_ms(lat.get('p50')):>6} {_ms(lat.get('p95')):>6} {_ms(lat.get('p99')):>6} "
                 f"{_ms(lat.get('max')):>6}  | {_ms(pub.get('p99')):>14} | {_ms(fan.get('p99')):>10}"
                 + (f"  client error: {r['client_error']}" if r["client_error"] else "")
@@ -234,6 +246,22 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _guarded(part, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """One part failing (a server that does not start, a lost database) is reported with
+    the others' figures rather than ending the run."""
+    try:
+        result = part(*args, **kwargs)
+    except Exception as exc:
+        result = {"error": f"{type(exc).__name__}: {exc}"[:3000]}
+    # Figures as they come, so that an interrupted run still shows them.
+    print(
+        "        " + json.dumps({k: v for k, v in result.items() if k != "server_log_tail"}),
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
+
+
 def orchestrate(args: argparse.Namespace) -> int:
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if "postgres" in dbs and not environment.postgres_available():
@@ -241,6 +269,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         dbs.remove("postgres")
     results: dict[str, Any] = {
         "worker_messages": args.worker_messages,
+        "load_average_start": [round(x, 1) for x in os.getloadavg()],
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "messages": args.messages,
         "command": " ".join(["bench/ingest.py", *sys.argv[1:]]),
@@ -250,13 +279,17 @@ def orchestrate(args: argparse.Namespace) -> int:
         "live": {},
     }
     t0 = time.time()
-    for db in dbs:
+    for db in [] if args.skip_throughput else dbs:
         print(f"[{time.time() - t0:5.0f}s] throughput, one worker, {db} ...", file=sys.stderr)
-        results["throughput"][db] = bench_throughput(db, args.messages, args.batch, args.seed)
+        results["throughput"][db] = _guarded(
+            bench_throughput, db, args.messages, args.batch, args.seed
+        )
     if not args.skip_workers:
         for db in dbs:
             print(f"[{time.time() - t0:5.0f}s] two workers, {db} ...", file=sys.stderr)
-            results["workers"][db] = bench_workers(db, args.worker_messages, args.batch, args.seed)
+            results["workers"][db] = _guarded(
+                bench_workers, db, args.worker_messages, args.batch, args.seed
+            )
     if not args.skip_live:
         from bench import live
 
@@ -268,7 +301,8 @@ def orchestrate(args: argparse.Namespace) -> int:
             print("Redis is not reachable: live latency in embedded mode only", file=sys.stderr)
         for mode, db in runs:
             print(f"[{time.time() - t0:5.0f}s] live latency, {mode} / {db} ...", file=sys.stderr)
-            results["live"][f"{mode} / {db}"] = live.run(
+            results["live"][f"{mode} / {db}"] = _guarded(
+                live.run,
                 mode=mode,
                 db=db,
                 rate=LIVE_RATE,
@@ -278,13 +312,15 @@ def orchestrate(args: argparse.Namespace) -> int:
                 run_phase=run_phase,
             )
     results["seconds"] = time.time() - t0
+    # The machine is shared: the load says how much of it the run had.
+    results["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
     print(report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     failed = [
         k
         for k, r in [*results["throughput"].items(), *results["workers"].items()]
-        if not r["check"]["ok"]
+        if "error" in r or not r["check"]["ok"]
     ]
     return 1 if failed else 0
 
@@ -343,6 +379,7 @@ def main() -> int:
         default="webhook",
         help="live messages through the signed webhook, or ingest() in a separate process",
     )
+    parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-workers", action="store_true")
     parser.add_argument("--no-quiet", action="store_true", help="skip the quiet-desk latency run")

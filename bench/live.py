@@ -155,6 +155,14 @@ def run(
 ) -> dict[str, Any]:
     """One live measurement; `run_phase(name, env, **options)` runs a phase process."""
     redis = mode == "redis"
+    stages: dict[str, float] = {}
+    t = time.time()
+
+    def stage(name: str) -> None:
+        nonlocal t
+        stages[name] = round(time.time() - t, 1)
+        t = time.time()
+
     with tempfile.TemporaryDirectory(prefix=f"relais-bench-live-{mode}-") as tmp:
         var_dir = Path(tmp)
         env = environment.phase_env(var_dir=var_dir, db=db, redis=redis)
@@ -163,10 +171,12 @@ def run(
         if redis:
             environment.redis_flush()
         setup = run_phase("live-setup", env)
+        stage("migrate")
         server = Server(env, free_port(), var_dir / "server.log")
         client = None
         try:
             server.wait_ready()
+            stage("start")
             client = SSEClient(server.base, environment.BENCH_USER, environment.BENCH_PASSWORD)
             thread = threading.Thread(target=client.run, daemon=True)
             thread.start()
@@ -180,6 +190,7 @@ def run(
                 "settle": 20.0,
             }
             sent = run_phase("live-send", env, rate=rate, seconds=seconds, prefix="live", **common)
+            stage("send")
             quiet = None
             if trickle:
                 quiet = run_phase(
@@ -191,11 +202,13 @@ def run(
                     gaps=",".join(str(g) for g in trickle),
                     **common,
                 )
+                stage("quiet")
             time.sleep(1.0)
         finally:
             if client is not None:
                 client.stop.set()
             server.stop()
+            stage("stop")
             if db == "postgres":
                 environment.drop_postgres()
             if redis:
@@ -208,8 +221,8 @@ def run(
         db=db,
         rate=rate,
         seconds=seconds,
-        achieved_rate=sent["sent"] / sent["sent_seconds"],
         client_error=client.error,
+        stage_seconds=stages,
     )
     if quiet is not None:
         result["quiet"] = _score(client.received, quiet["due"])
