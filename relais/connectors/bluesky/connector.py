@@ -247,6 +247,9 @@ def notifications_since(
     reached = False
     for page in pages:
         for item in page.get("notifications") or []:
+            if not isinstance(item, dict):
+                logger.warning("bluesky: notification skipped, not an object: %r", item)
+                continue
             try:
                 notification = Notification.model_validate({**item, "raw": item})
             except ValidationError as exc:
@@ -433,8 +436,10 @@ class BlueskyConnector(Connector):
         pages: list[dict[str, Any]] = []
         page_cursor: str | None = None
         for _ in range(MAX_PAGES):
+            # Only the reasons we read, so that a burst of likes does not push a mention
+            # past the pages read; filtered here too, for a server that ignores `reasons`.
             params = models.AppBskyNotificationListNotifications.Params(
-                limit=PAGE_SIZE, cursor=page_cursor
+                limit=PAGE_SIZE, cursor=page_cursor, reasons=sorted(REASON_KINDS)
             )
             response = self._call(
                 "reading notifications",
@@ -527,6 +532,8 @@ class BlueskyConnector(Connector):
         content = response.content if isinstance(response.content, dict) else {}
         posts = []
         for item in content.get("posts") or []:
+            if not isinstance(item, dict):
+                continue
             try:
                 posts.append(PostView.model_validate({**item, "raw": item}))
             except ValidationError as exc:

@@ -31,7 +31,7 @@ async function ensureDatabase() {
       try {
         await admin.query(`CREATE DATABASE "${name}"`)
       } catch (err) {
-        if (err.code !== '42P04') throw err // created meanwhile by a parallel run
+        if (err.code !== '42P04' && err.code !== '23505') throw err // made meanwhile by a parallel run
       }
     }
   } finally {

@@ -114,6 +114,7 @@ def test_the_cursor_returns_nothing_twice_and_keeps_ties():
 def test_unknown_reasons_and_bad_shapes_are_skipped():
     page = _page()
     page["notifications"].append({"reason": "starterpack-joined", "uri": "at://x"})  # no author
+    page["notifications"].append("not an object")
     page["notifications"][2]["reason"] = "verified"
     messages, _ = _inbound(page)
     assert len(messages) == 3
