@@ -18,6 +18,8 @@ class BlueskyConfig(BaseModel):
     service: str = DEFAULT_SERVICE
     # seconds for each call to the network
     timeout: float = Field(default=15.0, gt=0, le=120)
+    # languages of our posts (BCP 47, e.g. ["fr"]); empty: the SDK's default, English
+    langs: list[str] = Field(default_factory=list, max_length=3)
     # credentials: the handle (or DID, or e-mail) and an app password, never the main one
     identifier: str = Field(min_length=1)
     app_password: SecretStr

@@ -580,10 +580,15 @@ class BlueskyConnector(Connector):
             reply_ref = self._reply_ref(parent_uri)
         facets = self._call("resolving mentions", lambda c: c.detect_facets(text))
         me = self.did
+        langs = self.config.langs or None
         created = self._call(
             "posting",
             lambda c: c.send_post(
-                text=text, profile_identify=me, reply_to=reply_ref, facets=facets or None
+                text=text,
+                profile_identify=me,
+                reply_to=reply_ref,
+                facets=facets or None,
+                langs=langs,
             ),
         )
         root = reply_ref.root.uri if reply_ref is not None else created.uri

@@ -197,7 +197,9 @@ def test_quote_of_our_post_is_a_conversation_of_its_own(bluesky_peer, personas):
 def test_facets_mentions_links_hashtags_after_accents_and_emoji(bluesky_peer, personas):
     peer = bluesky_peer
     maelle = peer.citizens["maelle"]
-    connector = BlueskyConnector(_account(personas, peer))
+    connector = BlueskyConnector(
+        _account(personas, peer, config={**peer.config(), "langs": ["fr"]})
+    )
     text = (
         f"Île-de-France 🚇👩‍👩‍👧 café ! @{maelle.handle} horaires : "
         "https://example.com/lignes/c4?jour=lundi #grève #C4"
@@ -209,6 +211,7 @@ def test_facets_mentions_links_hashtags_after_accents_and_emoji(bluesky_peer, pe
         receipt.external_id.rsplit("/", 1)[1], profile_identify=peer.org_did
     ).value
     assert record.text == text
+    assert record.langs == ["fr"]
     encoded = text.encode("utf-8")
     found = {}
     for facet in record.facets:
