@@ -1,0 +1,1 @@
+"""SMS connector: an SMSC over SMPP (smpplib), or a generic HTTP SMS gateway with signed webhooks."""
