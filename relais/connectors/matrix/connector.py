@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -70,12 +70,14 @@ SYNC_FILTER: dict[str, Any] = {
 FIRST_SYNC_FILTER: dict[str, Any] = {**SYNC_FILTER, "room": {"timeline": {"limit": 1}}}
 
 
-def sync_timeout_ms() -> int:
-    """Synapse caches a /sync answer for two minutes under its exact parameters, timeout
-    included: an empty answer asked again with the same since token would hide new events
-    for that long. A timeout that differs from call to call (≤ 0.5 s of long-polling when
-    nothing is new) makes every request a fresh one."""
-    return 1 + secrets.randbelow(500)
+def first_sync_timeout_ms() -> int:
+    """Synapse caches a non-empty /sync answer for two minutes under its exact parameters,
+    timeout included, and a first sync (no since token) has the same parameters for every
+    account of the same bot: a second account set up within two minutes would get the
+    first one's old "now" and replay what was said since. A first sync never waits, so a
+    timeout that follows the clock (100 ms steps over a 150 s cycle) costs nothing and
+    makes each first sync a request of its own."""
+    return 1 + (time.time_ns() // 100_000_000) % 1500
 
 
 TOKEN_ERRORS = {"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_USER_DEACTIVATED"}
@@ -253,7 +255,9 @@ class MatrixConnector(Connector):
                 # Start from now: one small sync for its token, its events ignored.
                 first = self._check(
                     await client.sync(
-                        timeout=sync_timeout_ms(), sync_filter=FIRST_SYNC_FILTER, full_state=False
+                        timeout=first_sync_timeout_ms(),
+                        sync_filter=FIRST_SYNC_FILTER,
+                        full_state=False,
                     ),
                     SyncResponse,
                     "first sync",
@@ -261,7 +265,9 @@ class MatrixConnector(Connector):
                 return [], first.next_batch
             resp = self._check(
                 await client.sync(
-                    timeout=sync_timeout_ms(),
+                    # Synapse never caches an empty answer, so polling again with the
+                    # same since token always sees new events.
+                    timeout=0,
                     since=cursor,
                     sync_filter=SYNC_FILTER,
                     full_state=False,

@@ -100,9 +100,13 @@ def test_citizen_message_becomes_a_conversation_and_our_reply_lands_in_the_room(
 
 
 def test_another_citizen_gets_a_conversation_of_their_own(personas, synapse, citizens_room):
+    # A new account of the same bot, set up shortly after another one: its first sync must
+    # not get Synapse's cached answer to the earlier first sync (an old "now").
     account = make_account(personas, synapse, [{"room_id": citizens_room}])
     connector = MatrixConnector(account)
     _, cursor = connector.poll("")
+    # An empty poll, then the same request once messages exist.
+    assert connector.poll(cursor) == ([], cursor)
     a = synapse.send_text(synapse.citizen, citizens_room, "Bus 38 en retard ?")
     b = synapse.send_text(synapse.citizen2, citizens_room, "Ascenseur en panne à Nation")
     messages, cursor = connector.poll(cursor)
