@@ -80,13 +80,10 @@ def make_account(personas, network: str = "facebook", **config) -> ChannelAccoun
         handle=f"tcl-{network}",
         name=f"TCL on {network}",
         config={"page_id": PAGE_ID, "instagram_account_id": IG_ID, **config},
-        # EncryptedJSONField is typed as a text field: pass the dict untyped.
-        **{
-            "credentials": {
-                "page_access_token": "EAAG-page-token",
-                "app_secret": APP_SECRET,
-                "verify_token": "relais-verify-me",
-            }
+        credentials={
+            "page_access_token": "EAAG-page-token",
+            "app_secret": APP_SECRET,
+            "verify_token": "relais-verify-me",
         },
     )
 

@@ -71,13 +71,10 @@ def make_account(personas, **config) -> ChannelAccount:
         handle="15550783881",
         name="Metro on WhatsApp",
         config={"phone_number_id": PHONE_ID, **config},
-        # EncryptedJSONField is typed as a text field: pass the dict untyped.
-        **{
-            "credentials": {
-                "access_token": "EAAJ-system-user-token",
-                "app_secret": APP_SECRET,
-                "verify_token": "relais-verify-me",
-            }
+        credentials={
+            "access_token": "EAAJ-system-user-token",
+            "app_secret": APP_SECRET,
+            "verify_token": "relais-verify-me",
         },
     )
 

@@ -107,15 +107,12 @@ def make_account(personas, handle: str = "metro_lyon", **config: Any) -> Channel
         handle=handle,
         name="TCL on X",
         config={"user_id": ME, **config},
-        # EncryptedJSONField is typed as a text field: pass the dict untyped.
-        **{
-            "credentials": {
-                "consumer_key": "ck",
-                "consumer_secret": CONSUMER_SECRET,
-                "access_token": "at",
-                "access_token_secret": "ats",
-                "bearer_token": "AAAA-bearer",
-            }
+        credentials={
+            "consumer_key": "ck",
+            "consumer_secret": CONSUMER_SECRET,
+            "access_token": "at",
+            "access_token_secret": "ats",
+            "bearer_token": "AAAA-bearer",
         },
     )
 
