@@ -92,6 +92,12 @@ API_LISTS = [
 # Authenticated by a signature rather than a membership: tested on its own below.
 API_SIGNED = [Call("POST", "/api/webhooks/ingest/{account_id}")]
 
+# No object named: the answer depends on the caller's organisation (its network).
+API_ORG_SCOPED = [
+    Call("POST", "/api/triage", {"text": "la C4 circule ?"}),
+    Call("POST", "/api/triage/batch", [{"text": "la C4 circule ?"}]),
+]
+
 
 def _api_client(world, auth: str, membership=None) -> Client:
     membership = membership or world.personas.outsider
@@ -126,7 +132,7 @@ def test_every_api_endpoint_is_covered():
     endpoints = {
         (method.upper(), path) for path, methods in schema["paths"].items() for method in methods
     }
-    covered = {(c.method, c.route) for c in API_CALLS + API_LISTS + API_SIGNED}
+    covered = {(c.method, c.route) for c in API_CALLS + API_LISTS + API_SIGNED + API_ORG_SCOPED}
     assert endpoints == covered, "add the new endpoint to API_CALLS, API_LISTS or API_SIGNED"
 
 
@@ -211,6 +217,7 @@ UI_CALLS = [
     Call("POST", "inbox:note", {"text": "psst"}, kwargs=("conversation_id",)),
     Call("POST", "inbox:presence", {}, kwargs=("conversation_id",)),
     Call("POST", "inbox:presence", {"leave": "1"}, kwargs=("conversation_id",)),
+    Call("POST", "inbox:triage", {"intent": "praise"}, kwargs=("conversation_id",)),
     Call("POST", "inbox:retry", {}, kwargs=("message_id",)),
     Call("POST", "inbox:bulk", {"ids": ["{conversation_id}"], "action": "close"}),
     Call(
@@ -339,3 +346,21 @@ def test_current_membership_never_crosses_organisations(world, rf, session_org):
     request.user = p.outsider.user
     request.session = {SESSION_ORG_KEY: p.org.pk} if session_org else {}
     assert current_membership(request) == p.outsider
+
+
+@pytest.mark.parametrize("call", API_ORG_SCOPED, ids=lambda c: c.id)
+def test_triage_uses_the_callers_own_network(world, call):
+    from relais.demo.setup import GTFS_DIR
+    from relais.transit.gtfs import import_feed
+
+    import_feed(organization=world.personas.org, path=GTFS_DIR)
+    ids = world.ids if hasattr(world, "ids") else {}
+
+    def lines(membership):
+        response = post_json(token_client(membership), call.route, _fill(call.data, ids))
+        assert response.status_code == 200, response.content
+        body = response.json()
+        return (body[0] if isinstance(body, list) else body)["lines"]
+
+    assert lines(world.personas.agent_a) == ["C4"]
+    assert lines(world.personas.outsider) == []

@@ -16,6 +16,7 @@ from relais.api.auth import API_AUTH
 from relais.channels.api import router as channels_router
 from relais.channels.api import webhook_router
 from relais.inbox.api import router as inbox_router
+from relais.triage.api import router as triage_router
 
 api = NinjaAPI(
     title="Relais API",
@@ -64,3 +65,4 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 api.add_router("/", inbox_router)
 api.add_router("/", channels_router)
 api.add_router("/", webhook_router)
+api.add_router("/", triage_router)

@@ -127,6 +127,11 @@ class ConversationQuery(Schema):
     mine: bool = Field(False, description="only those assigned to the caller")
     unassigned: bool = False
     q: str = Field("", max_length=200, description="full-text search in the messages")
+    intent: str = Field("", max_length=20, description="question, complaint, incident_report, …")
+    sentiment: str = Field("", max_length=10, description="negative, neutral or positive")
+    urgency: str = Field("", max_length=10, description="safety, blocking or normal")
+    lang: str = Field("", max_length=8, description="ISO 639-1 code")
+    line: int | None = Field(None, description="a line (transit route) id")
 
 
 class TextIn(Schema):
@@ -155,6 +160,11 @@ def conversation_list(request: HttpRequest, filters: Query[ConversationQuery]):
             mine=filters.mine,
             unassigned=filters.unassigned,
             q=filters.q.strip(),
+            intent=filters.intent,
+            sentiment=filters.sentiment,
+            urgency=filters.urgency,
+            lang=filters.lang,
+            line_id=filters.line,
         ),
     )
 

@@ -19,6 +19,11 @@ class ConversationFilters:
     mine: bool = False
     unassigned: bool = False
     q: str = ""
+    intent: str = ""
+    sentiment: str = ""
+    urgency: str = ""
+    lang: str = ""
+    line_id: int | None = None  # a transit Route id
 
 
 def conversation_list(
@@ -39,6 +44,12 @@ def conversation_list(
         qs = qs.filter(assignee_id=membership.user_id)
     if filters.unassigned:
         qs = qs.filter(assignee__isnull=True)
+    for field in ("intent", "sentiment", "urgency", "lang"):
+        value = getattr(filters, field)
+        if value:
+            qs = qs.filter(**{field: value})
+    if filters.line_id:
+        qs = qs.filter(lines__id=filters.line_id)
     if filters.q:
         ids = matching_message_ids(filters.q)
         if ids is not None:
@@ -47,8 +58,10 @@ def conversation_list(
                     organization_id=membership.organization_id, pk__in=ids
                 ).values("conversation_id")
             )
-    return qs.select_related("contact", "account", "assignee", "team").order_by(
-        "-priority", "-last_activity_at", "-pk"
+    return (
+        qs.select_related("contact", "account", "assignee", "team")
+        .prefetch_related("lines")
+        .order_by("-priority", "-last_activity_at", "-pk")
     )
 
 
@@ -77,3 +90,20 @@ def contact_other_conversations(
 
 def contact_detail(*, membership: Membership, contact_id: int) -> Contact | None:
     return Contact.objects.filter(organization_id=membership.organization_id, pk=contact_id).first()
+
+
+def busy_lines(*, membership: Membership, limit: int = 12) -> list:
+    """The lines the open conversations are about, busiest first: the inbox groups by them."""
+    from django.db.models import Count, Q
+
+    from relais.transit.models import Route
+
+    open_here = Q(conversations__organization_id=membership.organization_id) & ~Q(
+        conversations__status=Status.CLOSED
+    )
+    return list(
+        Route.objects.filter(organization_id=membership.organization_id)
+        .annotate(open_count=Count("conversations", filter=open_here))
+        .filter(open_count__gt=0)
+        .order_by("-open_count", "short_name")[:limit]
+    )

@@ -13,5 +13,6 @@ urlpatterns = [
     path("c/<int:conversation_id>/status/", views.status_view, name="status"),
     path("c/<int:conversation_id>/note/", views.note_view, name="note"),
     path("c/<int:conversation_id>/presence/", views.presence_view, name="presence"),
+    path("c/<int:conversation_id>/triage/", views.triage_view, name="triage"),
     path("m/<int:message_id>/retry/", views.retry_view, name="retry"),
 ]

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -14,6 +15,7 @@ from relais.accounts.permissions import access_conversation, access_member, curr
 from relais.channels.models import ChannelAccount
 from relais.inbox import actions, selectors
 from relais.inbox.models import Message, Status
+from relais.triage import labels as triage_labels
 
 PAGE_SIZE = 100
 
@@ -45,6 +47,11 @@ def _filters(request: HtmxHttpRequest) -> selectors.ConversationFilters:
         mine=g.get("mine") == "1",
         unassigned=g.get("unassigned") == "1",
         q=g.get("q", "").strip()[:200],
+        intent=g.get("intent", "")[:20],
+        sentiment=g.get("sentiment", "")[:10],
+        urgency=g.get("urgency", "")[:10],
+        lang=g.get("lang", "")[:8],
+        line_id=_int(g.get("line")),
     )
 
 
@@ -67,6 +74,10 @@ def conversation_list_view(request: HtmxHttpRequest) -> HttpResponse:
             organization_id=membership.organization_id
         ).select_related("user"),
         "query": request.GET.urlencode(),
+        "intents": triage_labels.choices("intent"),
+        "sentiments": triage_labels.choices("sentiment"),
+        "urgencies": triage_labels.choices("urgency"),
+        "busy_lines": selectors.busy_lines(membership=membership),
     }
     if request.htmx and request.GET.get("fragment") == "list":
         return render(request, "inbox/_list.html", context)
@@ -81,6 +92,14 @@ def _conversation_context(membership: Membership, conversation) -> dict:
         + [("note", n.created_at, n) for n in notes],
         key=lambda entry: entry[1],
     )
+    triage_fields = [
+        (field, label, getattr(conversation, field), triage_labels.choices(field))
+        for field, label in (
+            ("intent", _("Intent")),
+            ("sentiment", _("Sentiment")),
+            ("urgency", _("Urgency")),
+        )
+    ]
     return {
         "conversation": conversation,
         "timeline": timeline,
@@ -91,6 +110,7 @@ def _conversation_context(membership: Membership, conversation) -> dict:
         "limit": conversation.account.message_length,
         "statuses": Status.choices,
         "can_answer": membership.can_answer,
+        "triage_fields": triage_fields,
     }
 
 
@@ -240,3 +260,26 @@ def bulk_view(request: HtmxHttpRequest) -> HttpResponse:
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
     return redirect(f"/inbox/?{request.POST.get('query', '')}")
+
+
+@login_required
+@require_POST
+def triage_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
+    """One select changed: that field is corrected (the others are sent along unchanged)."""
+    from relais.triage.actions import triage_correct
+
+    membership = _membership(request)
+    conversation = access_conversation(membership, conversation_id)
+    changed = [
+        (field, request.POST[field])
+        for field in ("intent", "sentiment", "urgency")
+        if field in request.POST and request.POST[field] != getattr(conversation, field)
+    ]
+    try:
+        for field, value in changed:
+            triage_correct(
+                conversation=conversation, membership=membership, field=field, value=value
+            )
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+    return _after_write(request, membership, conversation_id, part="side")

@@ -99,26 +99,12 @@ NOT_AFTER_NUMBER = {
     "times",
 }
 LINE_TAG_PREFIXES = ("ligne", "line", "metro", "bus", "tram", "l", "m")
-STOP_CONTEXT = {
-    "arret",
-    "arrets",
-    "station",
-    "stations",
-    "stop",
-    "a",
-    "de",
-    "depuis",
-    "vers",
-    "direction",
-    "dir",
-    "terminus",
-    "at",
-    "from",
-    "to",
-    "pole",
-    "quai",
-    "gare",
-}
+# Words before a stop name that make an everyday word a stop. "à la poste" is the post office;
+# "arrêt La Poste" is the stop: names that start with an article need a strong word.
+STRONG_STOP_CONTEXT = {"arret", "arrets", "station", "stations", "stop", "direction", "dir", "terminus",
+                       "pole", "quai", "descendre", "descends", "descend"}  # fmt: skip
+STOP_CONTEXT = STRONG_STOP_CONTEXT | {"a", "de", "depuis", "vers", "at", "from", "to", "gare"}
+ARTICLES = ("la ", "le ", "les ", "l ")
 # Stop names that are everyday words: matched only after a stop context word.
 COMMON_WORDS = {
     "gare",
@@ -337,8 +323,9 @@ class NetworkLexicon:
             if folded[start - 1] != " " or folded[end + 1] != " ":
                 continue  # inside a longer word
             if common:
-                before = folded[:start].split()[-1:] or [""]
-                if before[0] not in STOP_CONTEXT:
+                before = (folded[:start].split()[-1:] or [""])[0]
+                needed = STRONG_STOP_CONTEXT if variant.startswith(ARTICLES) else STOP_CONTEXT
+                if before not in needed:
                     continue
             spans.append((start, end, refs, common))
         # Longest match wins: "Saint-Jacques - Gaîté" over "Gaîté".

@@ -112,10 +112,10 @@ _add(
     "malaise|malade|evanoui*|inconscient*|blesse*|blessure*|saigne*|sang|secours|"
     "pompiers|samu|ambulance|agression|agresse*|agresseur*|frappe|frappee|bagarre*|harcel*|attouchement*|"
     "arme|armes|couteau|pistolet|fusil|colis suspect|bagage abandonne|bagages abandonnes|alerte a la bombe|"
-    "bombe|fumee|incendie|feu a bord|en feu|odeur de brule|inonde*|inondation*|personne sur les voies|"
+    "bombe|fumee|incendie|feu a bord|en feu|odeur de brule|inonde*|inondation*|personne sur les voies|sur les voies|sur les voies|"
     "quelqu un sur les voies|accident grave|au secours|a l aide|danger|dangereux|"
     "fainted|unconscious|injured|bleeding|ambulance|assault*|attacked|fight|harass*|weapon|knife|gun|"
-    "suspicious package|unattended bag|bomb|smoke|fire|flood*|person on the track*|someone on the track*|"
+    "suspicious package|unattended bag|bomb|smoke|fire|flood*|on the track|on the tracks|on the rails|"
     "help me|emergency",
 )
 _add(
