@@ -112,6 +112,9 @@ class OutboundMessage:
     reply_to_id: str = ""  # the network id of the message answered
     thread_id: str = ""
     recipient: str = ""  # the handle, for direct messages
+    # ISO time of the person's last message: networks with a reply window (Messenger,
+    # WhatsApp: 24 hours) decide before calling out.
+    last_inbound_at: str = ""
     attachments: tuple[Attachment, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -122,6 +125,7 @@ class OutboundMessage:
             "reply_to_id": self.reply_to_id,
             "thread_id": self.thread_id,
             "recipient": self.recipient,
+            "last_inbound_at": self.last_inbound_at,
             "attachments": [
                 {"url": a.url, "mime_type": a.mime_type, "description": a.description}
                 for a in self.attachments
@@ -137,6 +141,7 @@ class OutboundMessage:
             reply_to_id=data.get("reply_to_id", ""),
             thread_id=data.get("thread_id", ""),
             recipient=data.get("recipient", ""),
+            last_inbound_at=data.get("last_inbound_at", ""),
             attachments=tuple(Attachment(**a) for a in data.get("attachments") or ()),
         )
 

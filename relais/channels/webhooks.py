@@ -40,7 +40,9 @@ def webhook(request: HttpRequest, kind: str, account_id: int) -> HttpResponse:
             )
         except ConnectorError as exc:
             return JsonResponse({"error": str(exc)}, status=403 if exc.permanent else 400)
-        return HttpResponse(answer, status=status, content_type="text/plain")
+        # X's CRC answer is JSON; Meta's hub.challenge is plain text.
+        content_type = "application/json" if answer.lstrip().startswith("{") else "text/plain"
+        return HttpResponse(answer, status=status, content_type=content_type)
     if request.method != "POST":
         return JsonResponse({"error": "GET or POST only"}, status=405)
     body: bytes = request.body

@@ -71,6 +71,7 @@ def conversation_reply(*, conversation: Conversation, membership: Membership, te
         reply_to_id=message.reply_to_external_id or "",
         thread_id=conversation.thread_external_id,
         recipient=conversation.contact.handle if conversation.is_private else "",
+        last_inbound_at=conversation.last_inbound_at.isoformat() if conversation.last_inbound_at else "",
     )
     message.delivery = delivery_create(account=conversation.account, outbound=outbound)
     message.save(update_fields=["delivery"])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from relais.channels.contract import ConnectorError, MessageKind, OutboundMessage
 from relais.channels.models import AccountStatus, ChannelAccount, Delivery, DeliveryState, RawEvent
@@ -134,6 +135,9 @@ def test_signed_comment_is_stored_and_threaded(client, account):
     assert message.reply_to_external_id == "104520118352921_122101234567890123"
     assert message.author.display_name == "Camille Martin"
     conversation = Conversation.objects.get(pk=message.conversation_id)
+    # The documented payload is dated 2025: make it "just now", inside the 24-hour window.
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now())
+    conversation.refresh_from_db()
     assert conversation.thread_external_id == "104520118352921_122101234567890123"
     assert not conversation.is_private
 
@@ -231,6 +235,9 @@ def test_comment_in_reply_out_through_the_product(
     assert post_webhook(client, account, fixture("page_feed_comment.json")).status_code == 200
     process_pending()
     conversation = Conversation.objects.get(account=account)
+    # The documented payload is dated 2025: make it "just now", inside the 24-hour window.
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now())
+    conversation.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         message = conversation_reply(
             conversation=conversation, membership=personas.agent_a, text="Oui, reprise vers 9 h."
@@ -255,6 +262,9 @@ def test_messenger_in_reply_out_through_the_product(
     assert post_webhook(client, account, fixture("messenger_message.json")).status_code == 200
     process_pending()
     conversation = Conversation.objects.get(account=account)
+    # The documented payload is dated 2025: make it "just now", inside the 24-hour window.
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now())
+    conversation.refresh_from_db()
     assert conversation.is_private
     with django_capture_on_commit_callbacks(execute=True):
         message = conversation_reply(

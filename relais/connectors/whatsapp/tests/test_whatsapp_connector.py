@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from relais.channels.contract import ConnectorError, MessageKind, OutboundMessage
 from relais.channels.models import AccountStatus, ChannelAccount, Delivery, DeliveryState, RawEvent
@@ -166,6 +167,9 @@ def test_message_in_reply_out_then_failed_receipt(
     assert post_webhook(client, account, fixture("message_text.json")).json()["stored"] == 1
     process_pending()
     conversation = Conversation.objects.get(account=account)
+    # The documented payload is dated 2025: make it "just now", inside the 24-hour window.
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now())
+    conversation.refresh_from_db()
     assert conversation.is_private
     inbound = Message.objects.get(conversation=conversation)
     assert inbound.author.display_name == "Sheena Nelson"
