@@ -59,11 +59,12 @@ def _filters(request: HtmxHttpRequest) -> selectors.ConversationFilters:
 def conversation_list_view(request: HtmxHttpRequest) -> HttpResponse:
     membership = _membership(request)
     filters = _filters(request)
-    conversations = list(
-        selectors.conversation_list(membership=membership, filters=filters)[:PAGE_SIZE]
-    )
+    matching = selectors.conversation_list(membership=membership, filters=filters)
+    conversations = list(matching[:PAGE_SIZE])
+    total = len(conversations) if len(conversations) < PAGE_SIZE else matching.count()
     context = {
         "conversations": conversations,
+        "total": total,
         "filters": filters,
         "statuses": Status.choices,
         "accounts": ChannelAccount.objects.filter(
