@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -200,8 +201,9 @@ class Connector:
     def send(self, message: OutboundMessage) -> Receipt:
         raise ConnectorError(f"{self.kind} cannot send", permanent=True)
 
-    def poll(self, cursor: str) -> tuple[list[InboundMessage], str]:
-        """Fetch what arrived since `cursor`; return messages and the next cursor."""
+    def poll(self, cursor: str) -> tuple[Sequence[InboundMessage | DeliveryReport], str]:
+        """Fetch what arrived since `cursor`: messages, and receipts of what we sent (SMS);
+        return them with the next cursor."""
         raise ConnectorError(f"{self.kind} cannot poll", permanent=True)
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> None:

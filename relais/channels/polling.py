@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 
-from relais.channels.contract import Capability, ConnectorError
+from relais.channels.contract import Capability, ConnectorError, DeliveryReport, InboundMessage
+from relais.channels.delivery import apply_delivery_reports
 from relais.channels.health import account_record_problem, account_record_success
 from relais.channels.ingest import ingest
 from relais.channels.models import AccountStatus, ChannelAccount
@@ -54,7 +55,7 @@ def poll_account(account_id: int) -> int:
     if account is None or not _claim(account):
         return 0
     try:
-        messages, cursor = connector_for(account).poll(account.cursor)
+        items, cursor = connector_for(account).poll(account.cursor)
     except ConnectorError as exc:
         account_record_problem(account_id=account.pk, error=str(exc), reconnect=exc.reconnect)
         logger.warning("poll %s (%s) failed: %s", account.pk, account.kind, exc)
@@ -65,8 +66,12 @@ def poll_account(account_id: int) -> int:
         )
         logger.exception("poll %s (%s) crashed", account.pk, account.kind)
         return 0
+    messages = [i for i in items if isinstance(i, InboundMessage)]
+    reports = [i for i in items if isinstance(i, DeliveryReport)]
     with transaction.atomic():
         result = ingest(account=account, messages=messages)
+        if reports:
+            apply_delivery_reports(account=account, reports=reports)
         # The cursor moves only together with the stored messages: a crash before this
         # commit polls the same page again, and ingest deduplicates it.
         ChannelAccount.objects.filter(pk=account.pk).update(cursor=cursor)

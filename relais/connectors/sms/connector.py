@@ -343,11 +343,9 @@ class SmsConnector(Connector):
             )
         return messages, reports
 
-    def poll(self, cursor: str) -> tuple[list[InboundMessage], str]:
+    def poll(self, cursor: str) -> tuple[list[InboundMessage | DeliveryReport], str]:
         """SMPP has no cursor: what was read is acknowledged. The cursor records when.
-
-        Delivery receipts read here are kept in self.delivery_reports: the polling path
-        takes only messages today (see docs/connectors/sms.md)."""
+        Inbound messages and delivery receipts both go back to the polling path."""
         if self.settings.gateway != "smpp":
             return [], cursor
         messages, reports = self.read_pending()
@@ -358,7 +356,7 @@ class SmsConnector(Connector):
                 report.external_id,
                 "delivered" if report.delivered else report.error,
             )
-        return messages, now().isoformat()
+        return [*messages, *reports], now().isoformat()
 
     # --- HTTP gateway -------------------------------------------------------------------
 

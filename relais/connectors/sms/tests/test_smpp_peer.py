@@ -120,7 +120,9 @@ def test_undelivered_receipt_fails_the_delivery_with_the_reason(
     delivery = reply.delivery
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.SENT
-    _receipts(account)
+    # Through the product's polling path this time: poll() returns the receipt with the messages.
+    ChannelAccount.objects.filter(pk=account.pk).update(polled_at=None)
+    assert poll_account(account.pk) == 0  # no message, one receipt
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.FAILED
     assert "UNDELIV" in delivery.last_error and "001" in delivery.last_error
