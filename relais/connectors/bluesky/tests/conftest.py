@@ -129,7 +129,8 @@ class _Reader(threading.Thread):
 def bluesky_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlueskyPeer]:
     if not NODE.exists() or not (PEER_DIR / "node_modules" / "@atproto" / "dev-env").exists():
         unavailable(f"not installed under {PEER_DIR} (run `make peers`)")
-    log_path = tmp_path_factory.mktemp("bluesky") / "peer.log"
+    run_dir = tmp_path_factory.mktemp("bluesky")
+    log_path = run_dir / "peer.log"
     env = {
         **os.environ,
         "PATH": f"{NODE_DIR / 'bin'}:{os.environ.get('PATH', '')}",
@@ -140,6 +141,7 @@ def bluesky_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlueskyPe
         "BSKY_PEER_APPVIEW_PORT": str(free_port()),
         "BSKY_PEER_OZONE_PORT": str(free_port()),
         "NODE_ENV": "development",
+        "TMPDIR": str(run_dir),  # the PDS's data and blobs, cleaned with pytest's tmp dirs
         "LOG_ENABLED": "false",
     }
     with open(log_path, "wb") as log:
