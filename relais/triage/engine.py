@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from relais.triage import language
 from relais.triage.entities import NetworkLexicon
@@ -112,11 +113,20 @@ def priority_of(intent: str, sentiment: str, urgency: str) -> int:
 
 class Triager:
     def __init__(
-        self, lexicon: NetworkLexicon | None = None, languages: Sequence[str] = ("fr", "en")
+        self,
+        lexicon: NetworkLexicon | None = None,
+        languages: Sequence[str] = ("fr", "en"),
+        models: dict[str, bytes] | None = None,
     ):
         self.lexicon = lexicon or NetworkLexicon.empty()
         self.languages = tuple(languages)
         self.cues = CueMatcher()
+        # Fields an organisation trained on its agents' labels (relais.triage.learning).
+        self.models: dict[str, Any] = {}
+        if models:
+            import pickle  # noqa: S403 - our own models, from our own database
+
+            self.models = {name: pickle.loads(blob) for name, blob in models.items()}  # noqa: S301
 
     def triage(self, text: str, lang: str | None = None) -> TriageResult:
         text = text or ""
@@ -147,6 +157,8 @@ class Triager:
         places = [m.group(0).strip() for m in ADDRESS.finditer(sample)]
         if intent == "service_request" and not places:
             places = [m.group(0).strip() for m in PLACE_WORDS.finditer(sample)]
+        if self.models:
+            intent, sentiment, urgency = self._learned(sample, intent, sentiment, urgency)
         return TriageResult(
             lang=detected,
             intent=intent,
@@ -158,6 +170,23 @@ class Triager:
             places=places[:5],
             cues=hits.cues[:20],
         )
+
+    def _learned(
+        self, text: str, intent: str, sentiment: str, urgency: str
+    ) -> tuple[str, str, str]:
+        """A trained model overrides the rules where it is confident; safety cues are never
+        overridden downwards: a missed safety message costs too much."""
+        from relais.triage.learning import CONFIDENCE
+
+        values = {"intent": intent, "sentiment": sentiment, "urgency": urgency}
+        for name, model in self.models.items():
+            probabilities = model.predict_proba([text])[0]
+            best = probabilities.argmax()
+            if probabilities[best] >= CONFIDENCE:
+                if name == "urgency" and urgency == "safety":
+                    continue
+                values[name] = str(model.classes_[best])
+        return values["intent"], values["sentiment"], values["urgency"]
 
     def triage_many(self, texts: Iterable[str]) -> list[TriageResult]:
         return [self.triage(t) for t in texts]

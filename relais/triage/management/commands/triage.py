@@ -16,6 +16,12 @@ class Command(BaseCommand):
     help = "Triage JSON Lines from standard input: {'text': ..., 'lang'?: ...} per line."
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "action",
+            nargs="?",
+            choices=["train"],
+            help="train: fit the organisation's models on its agents' labels",
+        )
         parser.add_argument("--gtfs", help="a GTFS folder for lines and stops")
         parser.add_argument("--org", help="an organisation slug: its network and languages")
         parser.add_argument(
@@ -23,6 +29,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["action"] == "train":
+            return self._train(options)
         if options["org"]:
             org = Organization.objects.filter(slug=options["org"]).first()
             if org is None:
@@ -51,3 +59,19 @@ class Command(BaseCommand):
             if not options["explain"]:
                 result.pop("cues", None)
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+    def _train(self, options) -> None:
+        from relais.triage.learning import FIELDS, train_field
+        from relais.triage.service import triager_for
+
+        if not options["org"]:
+            raise CommandError("Say which organisation: relais triage train --org SLUG")
+        org = Organization.objects.filter(slug=options["org"]).first()
+        if org is None:
+            raise CommandError(f"No organisation {options['org']!r}.")
+        rules = Triager(NetworkLexicon.for_organization(org.pk), languages=ORG_LANGUAGES)
+        for field in FIELDS:
+            self.stdout.write(
+                train_field(organization_id=org.pk, field=field, triager=rules).line()
+            )
+        triager_for(org.pk)  # warm the cache with what was kept
