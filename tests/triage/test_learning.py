@@ -32,7 +32,7 @@ QUESTIONS = [
 
 
 def _label(personas, texts, value):
-    for i, text in enumerate(texts):
+    for text in texts:
         ingest(
             account=personas.account, messages=[inbound(text, handle=f"u{abs(hash(text)) % 10**6}")]
         )
