@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from atproto import client_utils, models
+from atproto import Client, client_utils, models
 
 from relais.channels.contract import ConnectorError, MessageKind, OutboundMessage
 from relais.channels.models import AccountStatus, ChannelAccount, Delivery, DeliveryState
@@ -292,3 +292,30 @@ def test_server_down_is_temporary_and_the_account_recovers(bluesky_peer, persona
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE
     assert account.last_error == ""
+
+
+@pytest.mark.django_db
+def test_revoked_app_password_marks_the_account_to_reconnect(bluesky_peer, personas, monkeypatch):
+    peer = bluesky_peer
+    server = peer.org_client.com.atproto.server
+    password = server.create_app_password(
+        models.ComAtprotoServerCreateAppPassword.Data(name="revoked-in-a-test")
+    ).password
+    account = _account(
+        personas, peer, credentials={"identifier": peer.org_handle, "app_password": password}
+    )
+    _poll(account)  # signed in, the session kept for the next polls
+
+    server.revoke_app_password(
+        models.ComAtprotoServerRevokeAppPassword.Data(name="revoked-in-a-test")
+    )
+    # An access token stays valid until it expires (minutes): make the kept session look
+    # expired, so that the SDK refreshes it, which the PDS refuses after the revocation;
+    # the connector then signs in again with the app password, refused too.
+    monkeypatch.setattr(Client, "_should_refresh_session", lambda self: True)
+    account.polled_at = None
+    account.save(update_fields=["polled_at"])
+    assert poll_account(account.pk) == 0
+    account.refresh_from_db()
+    assert account.status == AccountStatus.RECONNECT, account.last_error
+    assert "app password" in account.last_error
