@@ -85,9 +85,8 @@ if __name__ == "__main__":
     parser.add_argument("--data", default=str(HERE.parents[2] / "shared" / "data"))
     args = parser.parse_args()
     drawn = sample(Path(args.data))
-    labelled = {
-        json.loads(line)["id"]: json.loads(line) for line in open(HERE / "ratp_lines.jsonl")
-    }
+    with open(HERE / "ratp_lines.jsonl", encoding="utf-8") as f:
+        labelled = {rec["id"]: rec for rec in map(json.loads, f)}
     assert [f"{d['account']}:{d['row']}" for d in drawn] == list(labelled), (
         "sample differs from the file"
     )
