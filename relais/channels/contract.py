@@ -198,6 +198,11 @@ class Connector:
     def effective_limits(self) -> Limits:
         return self.limits
 
+    def text_length(self, text: str) -> int:
+        """Length as the network counts it against its limit (code points by default;
+        Bluesky counts graphemes)."""
+        return len(text)
+
     def send(self, message: OutboundMessage) -> Receipt:
         raise ConnectorError(f"{self.kind} cannot send", permanent=True)
 

@@ -13,6 +13,7 @@ from relais.accounts.models import Membership, audit
 from relais.accounts.permissions import require_answering
 from relais.channels.contract import MessageKind, OutboundMessage
 from relais.channels.delivery import delivery_create, delivery_retry_now
+from relais.channels.registry import connector_for
 from relais.common.timeutils import now
 from relais.inbox.models import Conversation, ConversationViewer, Direction, Message, Note, Status
 from relais.realtime.events import ConversationChanged, Presence, send_event_on_commit
@@ -39,12 +40,14 @@ def conversation_reply(*, conversation: Conversation, membership: Membership, te
     text = _clean_text(text)
     if not text:
         raise ValidationError(_("The reply is empty."))
-    limit = conversation.account.message_length
-    if len(text) > limit:
+    connector = connector_for(conversation.account)
+    limit = connector.effective_limits().message_length
+    length = connector.text_length(text)
+    if length > limit:
         raise ValidationError(
             _("The reply is %(length)d characters long; %(network)s allows %(limit)d.")
             % {
-                "length": len(text),
+                "length": length,
                 "network": conversation.account.get_network_display(),
                 "limit": limit,
             }
@@ -71,7 +74,9 @@ def conversation_reply(*, conversation: Conversation, membership: Membership, te
         reply_to_id=message.reply_to_external_id or "",
         thread_id=conversation.thread_external_id,
         recipient=conversation.contact.handle if conversation.is_private else "",
-        last_inbound_at=conversation.last_inbound_at.isoformat() if conversation.last_inbound_at else "",
+        last_inbound_at=conversation.last_inbound_at.isoformat()
+        if conversation.last_inbound_at
+        else "",
     )
     message.delivery = delivery_create(account=conversation.account, outbound=outbound)
     message.save(update_fields=["delivery"])

@@ -339,6 +339,9 @@ class BlueskyConnector(Connector):
     # 300 graphemes (the app.bsky.feed.post lexicon); no media yet, no DMs (chat.bsky).
     limits = Limits(message_length=MAX_GRAPHEMES, media_per_message=0)
 
+    def text_length(self, text: str) -> int:
+        return grapheme_length(text)
+
     def __init__(self, account: Any):
         super().__init__(account)
         self._client: Client | None = None
