@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "relais.api",
     "relais.connectors.sandbox",
     "relais.connectors.replay",
+    "relais.connectors.email",  # relais email_idle
     "relais.demo",
 ]
 
@@ -116,7 +117,7 @@ if REDIS_URL:
         "name": "relais",
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": 4, "worker_type": "thread"},
+        "consumer": {"workers": 4, "worker_type": "thread", "max_delay": 1.0},
     }
     RELAIS_BROKER = "redis"
 else:
@@ -125,7 +126,7 @@ else:
         "name": "relais",
         "filename": str(VAR_DIR / "tasks.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": {"workers": 2, "worker_type": "thread", "max_delay": 0.5},
     }
     RELAIS_BROKER = "local"
 RELAIS_BROKER = os.environ.get("RELAIS_BROKER", RELAIS_BROKER)

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from relais.channels.contract import MessageKind
 from relais.channels.pipeline import Batch, BatchItem
+from relais.common.db import update_rows
 from relais.inbox.models import Contact, Conversation, Direction, Message, Status
 from relais.realtime.events import InboxChanged, send_event_on_commit
 
@@ -174,11 +175,13 @@ def thread_messages(batch: Batch) -> None:
             conversation.status = Status.OPEN
             conversation.closed_at = None
         touched_conversations[conversation.pk] = conversation
-    Contact.objects.bulk_update(
+    update_rows(
+        Contact,
         touched_contacts.values(),
         ["handle", "display_name", "reach", "last_seen_at", "message_count"],
     )
-    Conversation.objects.bulk_update(
+    update_rows(
+        Conversation,
         touched_conversations.values(),
         ["message_count", "last_activity_at", "last_inbound_at", "preview", "status", "closed_at"],
     )

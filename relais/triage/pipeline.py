@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from relais.channels.pipeline import Batch
+from relais.common.db import update_rows
 from relais.triage.service import triager_for
 
 URGENCY_RANK = {"": 0, "normal": 1, "blocking": 2, "safety": 3}
@@ -51,11 +52,9 @@ def triage_messages(batch: Batch) -> None:
         )
         conversations[conversation.pk] = conversation
         lines[conversation.pk].update(gtfs_id for _, gtfs_id in result.lines)
-    Message.objects.bulk_update(
-        messages, ["lang", "intent", "sentiment", "urgency", "priority", "triage"]
-    )
-    Conversation.objects.bulk_update(
-        conversations.values(), ["lang", "intent", "sentiment", "urgency", "priority"]
+    update_rows(Message, messages, ["lang", "intent", "sentiment", "urgency", "priority", "triage"])
+    update_rows(
+        Conversation, conversations.values(), ["lang", "intent", "sentiment", "urgency", "priority"]
     )
     wanted = {(cid, gtfs) for cid, ids in lines.items() for gtfs in ids}
     if wanted:

@@ -1,0 +1,33 @@
+"""Database helpers the ORM does not offer efficiently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, models
+
+
+def update_rows(
+    model: type[models.Model], objects: Iterable[models.Model], fields: Sequence[str]
+) -> int:
+    """Save `fields` of many rows with one prepared UPDATE per row (executemany).
+
+    Django's bulk_update builds one CASE WHEN expression per field over every row, which
+    costs more than the rows themselves on batches of hundreds (measured 3.4x slower on
+    SQLite, 3.9x on PostgreSQL: docs/benchmarks.md)."""
+    objects = list(objects)
+    if not objects:
+        return 0
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
+    # Only quoted names from the model are formatted in; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    rows = [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns] + [obj.pk]
+        for obj in objects
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    return len(rows)
