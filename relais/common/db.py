@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from django.db import connection, models
 
@@ -19,11 +20,12 @@ def update_rows(
     if not objects:
         return 0
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = [cast(models.Field, meta.get_field(name)) for name in fields]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
+    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in columns)
     # Only quoted names from the model are formatted in; every value is a parameter.
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    table, key = quote(meta.db_table), quote(str(cast(models.Field, meta.pk).column))
+    sql = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608
     rows = [
         [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns] + [obj.pk]
         for obj in objects
