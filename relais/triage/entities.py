@@ -103,12 +103,12 @@ LINE_TAG_PREFIXES = ("ligne", "line", "metro", "bus", "tram", "l", "m")
 # "arrêt La Poste" is the stop: names that start with an article need a strong word.
 STRONG_STOP_CONTEXT = {"arret", "arrets", "station", "stations", "stop", "direction", "dir", "terminus",
                        "pole", "quai", "descendre", "descends", "descend"}  # fmt: skip
-STOP_CONTEXT = STRONG_STOP_CONTEXT | {"a", "de", "depuis", "vers", "at", "from", "to", "gare"}
+STOP_CONTEXT = STRONG_STOP_CONTEXT | {"a", "de", "depuis", "vers", "at", "from", "to", "gare", "entre", "et",
+                                      "bus", "tram", "jusqu", "jusque", "sur"}  # fmt: skip
 ARTICLES = ("la ", "le ", "les ", "l ")
 # Stop names that are everyday words: matched only after a stop context word.
 COMMON_WORDS = {
     "gare",
-    "gares",
     "mairie",
     "eglise",
     "poste",
@@ -269,36 +269,71 @@ class NetworkLexicon:
     # --- lines ---------------------------------------------------------------------------
     def lines(self, text: str) -> list[RouteRef]:
         words = _TOKEN_OR_TAG.findall(fold(strip_urls(text)))
+        # The handles a reply starts with, and a retweet's "RT @x:", are addressees, not
+        # what the message says: "@Ligne14_RATP merci" is not about line 14.
+        start = 0
+        while start < len(words) and (words[start].startswith("@") or words[start] == "rt"):
+            start += 1
+        words = words[start:]
         found: dict[str, RouteRef] = {}
+        listing = False  # inside "les lignes 1, 2, 5 et 14"
         for i, word in enumerate(words):
-            for route in self._line_at(words, i, word):
-                found.setdefault(route.gtfs_id, route)
+            routes = self._line_at(words, i, word)
+            if not routes and listing and word in self.routes_by_short and word.isdigit():
+                routes = self.routes_by_short[word]
+            if routes:
+                listing = word.isdigit() and (listing or self._before(words, i) in LIST_CONTEXT)
+                for route in routes:
+                    found.setdefault(route.gtfs_id, route)
+            elif word not in LIST_JOINERS:
+                listing = False
         return list(found.values())
+
+    @staticmethod
+    def _before(words: list[str], i: int) -> str:
+        # "#ligne 7": a tag that names the kind of thing reads like the plain word.
+        return words[i - 1].lstrip("#") if i > 0 else ""
+
+    def _short(self, name: str) -> list[RouteRef] | None:
+        """A short name, accepting "7b" for "7bis"."""
+        routes = self.routes_by_short.get(name)
+        if routes is None and name.endswith("b") and name[:-1].isdigit():
+            routes = self.routes_by_short.get(name + "is")
+        return routes
 
     def _line_at(self, words: list[str], i: int, word: str) -> list[RouteRef]:
         if word.startswith("#") or word.startswith("@"):
-            tag = word[1:]
-            if tag in self.routes_by_short and not tag.isdigit() and len(tag) > 1:
-                return self.routes_by_short[tag]
+            # "@Ligne14_RATP" names line 14 inside a sentence; "@C4_fan" is someone.
+            tag = word[1:].split("_")[0] if word.startswith("@") else word[1:]
+            if word.startswith("@") and "_" in word and not tag.startswith(LINE_TAG_PREFIXES[:3]):
+                return []
+            direct = self._short(tag)
+            if direct and not tag.isdigit() and len(tag) > 1:
+                return direct
             for prefix in LINE_TAG_PREFIXES:
-                if tag.startswith(prefix) and tag[len(prefix) :] in self.routes_by_short:
-                    return self.routes_by_short[tag[len(prefix) :]]
+                if tag.startswith(prefix):
+                    routes = self._short(tag[len(prefix) :])
+                    if routes:
+                        return routes
+            # "#Prolongementligne14": a line named inside a longer tag.
+            inside = _LINE_IN_TAG.search(tag)
+            if inside and self._short(inside.group(1)):
+                return self._short(inside.group(1)) or []
             return []
-        candidates = self.routes_by_short.get(word)
+        candidates = self._short(word) if not word.isdigit() else self.routes_by_short.get(word)
         if candidates is None:
-            # "L4", "M4": a letter glued to a number.
-            if (
-                len(word) >= 2
-                and word[0] in "lm"
-                and word[1:] in self.routes_by_short
-                and word[1:].isdigit()
-            ):
-                return self.routes_by_short[word[1:]]
+            # "L4", "M4", "ligne10": a word glued to a number.
+            for prefix in ("ligne", "line", "metro", "l", "m"):
+                rest = word[len(prefix) :]
+                if word.startswith(prefix) and rest[:1].isdigit():
+                    routes = self._short(rest)
+                    if routes:
+                        return routes
             return []
         ambiguous = word.isdigit() or len(word) == 1
         if not ambiguous:
             return candidates
-        before = words[i - 1] if i > 0 else ""
+        before = self._before(words, i)
         after = words[i + 1] if i + 1 < len(words) else ""
         if before not in LINE_CONTEXT:
             return []
@@ -341,4 +376,7 @@ class NetworkLexicon:
         return list(found.values())
 
 
-_TOKEN_OR_TAG = re.compile(r"[#@]?[^\W_]+", re.UNICODE)
+LIST_CONTEXT = {"ligne", "lignes", "lines", "line", "metro", "metros"}
+LIST_JOINERS = {"et", "and", "ou", "or", "puis"}
+_LINE_IN_TAG = re.compile(r"(?:ligne|line|metro)(\d+(?:bis)?)")
+_TOKEN_OR_TAG = re.compile(r"@[\w.\-]+|#?[^\W_]+", re.UNICODE)  # a handle keeps its "_" and "."

@@ -76,6 +76,10 @@ def test_sentiment_and_priority(star):
         ("arrivé à villejean universite", [], ["Villejean-Université"]),
         ("je vais à la poste puis au stade", [], []),
         ("je descends à l'arrêt La Poste", [], ["La Poste"]),
+        ("@STAR_Rennes @C4_fan merci", [], []),
+        ("les lignes 11, 12 et 14 sont déviées", ["11", "12", "14"], []),
+        ("#ligne 54 en retard, la ligne10 aussi", ["54", "10"], []),
+        ("bouchon entre Gares et Sainte-Anne", [], ["Gares", "Sainte-Anne"]),
     ],
 )
 def test_lines_and_stops_as_people_write_them(star, text, lines, stops):
