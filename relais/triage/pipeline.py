@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from relais.channels.pipeline import Batch
 from relais.common.db import update_rows
+from relais.triage.engine import Triager
 from relais.triage.service import triager_for
 
 URGENCY_RANK = {"": 0, "normal": 1, "blocking": 2, "safety": 3}
@@ -20,10 +21,14 @@ def triage_messages(batch: Batch) -> None:
     if not items:
         return
     messages, conversations = [], {}
+    triagers: dict[int, Triager] = {}
     lines: dict[int, set[str]] = defaultdict(set)  # conversation id -> GTFS route ids
     for item in items:
         message, conversation = item.message, item.conversation
-        result = triager_for(message.organization_id).triage(message.text)
+        # One look-up of the organisation's triager per batch, not per message.
+        if message.organization_id not in triagers:
+            triagers[message.organization_id] = triager_for(message.organization_id)
+        result = triagers[message.organization_id].triage(message.text)
         message.lang, message.intent, message.sentiment = (
             result.lang,
             result.intent,
