@@ -97,6 +97,9 @@ run: install
 
 bench: install
 	$(PY) bench/ingest.py
+	$(PY) bench/triage_speed.py
+	@if [ -d ../shared/data ]; then $(PY) bench/triage_quality.py --data ../shared/data; \
+	 else echo "bench/triage_quality.py needs ../shared/data (the labelled public sets): skipped"; fi
 
 # --- checks -------------------------------------------------------------------------------
 
