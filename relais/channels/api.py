@@ -5,8 +5,6 @@ messages to an account. It authenticates by an HMAC of the raw body with the acc
 webhook secret, checked before a byte of the body is parsed.
 """
 
-import hashlib
-import hmac
 import logging
 import re
 from copy import deepcopy
@@ -25,6 +23,7 @@ from relais.channels.contract import Author, InboundMessage, MessageKind
 from relais.channels.ingest import ingest
 from relais.channels.models import ChannelAccount
 from relais.channels.registry import UnknownConnector
+from relais.common import signing
 from relais.common.timeutils import ensure_aware
 
 logger = logging.getLogger(__name__)
@@ -167,11 +166,6 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolve(schema)
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The signature header's value for `body`: what a sender computes, and what we check."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def _signature_error(account: ChannelAccount, request: HttpRequest, body: bytes) -> str | None:
     secret = account.webhook_secret or settings.RELAIS_WEBHOOK_SECRET
     if not secret:
@@ -182,8 +176,7 @@ def _signature_error(account: ChannelAccount, request: HttpRequest, body: bytes)
     match = _SIGNATURE.fullmatch(header.strip())
     if match is None:
         return f"Malformed {SIGNATURE_HEADER} header: expected sha256=<64 hex digits>."
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, match.group(1).lower()):
+    if not signing.signature_matches(body, secret, header):
         return "The signature does not match the body."
     return None
 

@@ -9,8 +9,6 @@ account has its own URL.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -30,7 +28,7 @@ from relais.channels.contract import (
     OutboundMessage,
     Receipt,
 )
-from relais.common import http
+from relais.common import http, signing
 from relais.common.timeutils import now, parse_iso
 from relais.connectors.meta.config import MetaConfig, load_config
 
@@ -139,8 +137,7 @@ def verify_signature(app_secret: str, body: bytes, headers: dict[str, str]) -> N
     header = headers.get("x-hub-signature-256", "")
     if not header.startswith("sha256="):
         raise ConnectorError("missing X-Hub-Signature-256 header", permanent=True)
-    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(header.removeprefix("sha256="), expected):
+    if not signing.signature_matches(body, app_secret, header):
         raise ConnectorError("X-Hub-Signature-256 does not match the app secret", permanent=True)
 
 
@@ -148,9 +145,10 @@ def verify_handshake(verify_token: str, params: dict[str, str]) -> tuple[int, st
     """GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=… → echo the challenge."""
     if params.get("hub.mode") != "subscribe":
         raise ConnectorError("hub.mode is not 'subscribe'", permanent=True)
-    if not hmac.compare_digest(params.get("hub.verify_token", ""), verify_token):
+    challenge = signing.hub_challenge(verify_token, params)
+    if challenge is None:
         raise ConnectorError("hub.verify_token does not match the account's", permanent=True)
-    return 200, params.get("hub.challenge", "")
+    return 200, challenge
 
 
 class MetaConnector(Connector):

@@ -11,8 +11,6 @@ The HTTP gateway's format is documented in docs/connectors/sms.md.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -39,7 +37,7 @@ from relais.channels.contract import (
     OutboundMessage,
     Receipt,
 )
-from relais.common import http
+from relais.common import http, signing
 from relais.common.timeutils import now, parse_iso
 from relais.connectors.sms.config import SmsSettings, load_settings
 
@@ -426,13 +424,7 @@ class SmsConnector(Connector):
         if s.gateway != "http":
             raise ConnectorError("this SMS account uses SMPP, not webhooks", permanent=True)
         given = headers.get("x-sms-signature", "")
-        expected = (
-            "sha256="
-            + hmac.new(
-                s.webhook_secret.get_secret_value().encode(), body, hashlib.sha256
-            ).hexdigest()
-        )
-        if not given or not hmac.compare_digest(given, expected):
+        if not signing.signature_matches(body, s.webhook_secret.get_secret_value(), given):
             raise ConnectorError("X-SMS-Signature missing or wrong", permanent=True)
 
     def parse_webhook(

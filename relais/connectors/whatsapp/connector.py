@@ -3,8 +3,6 @@ statuses), POST /{phone-number-id}/messages out, the 24-hour window respected.""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -24,7 +22,7 @@ from relais.channels.contract import (
     OutboundMessage,
     Receipt,
 )
-from relais.common import http
+from relais.common import http, signing
 from relais.common.timeutils import now, parse_iso
 from relais.connectors.whatsapp.config import WhatsAppConfig, load_config
 
@@ -107,18 +105,16 @@ class WhatsAppConnector(Connector):
     def webhook_challenge(self, params: dict[str, str]) -> tuple[int, str]:
         if params.get("hub.mode") != "subscribe":
             raise ConnectorError("hub.mode is not 'subscribe'", permanent=True)
-        token = self.config.verify_token.get_secret_value()
-        if not hmac.compare_digest(params.get("hub.verify_token", ""), token):
+        challenge = signing.hub_challenge(self.config.verify_token.get_secret_value(), params)
+        if challenge is None:
             raise ConnectorError("hub.verify_token does not match the account's", permanent=True)
-        return 200, params.get("hub.challenge", "")
+        return 200, challenge
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> None:
         header = headers.get("x-hub-signature-256", "")
         if not header.startswith("sha256="):
             raise ConnectorError("missing X-Hub-Signature-256 header", permanent=True)
-        secret = self.config.app_secret.get_secret_value().encode()
-        expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(header.removeprefix("sha256="), expected):
+        if not signing.signature_matches(body, self.config.app_secret.get_secret_value(), header):
             raise ConnectorError(
                 "X-Hub-Signature-256 does not match the app secret", permanent=True
             )
