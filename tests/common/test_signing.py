@@ -4,7 +4,7 @@ from relais.common.signing import hub_challenge, sign, signature_matches
 
 
 def test_signature():
-    body = '{"messages": []}'.encode()
+    body = b'{"messages": []}'
     good = sign(body, "s3cret")
     assert good.startswith("sha256=") and len(good) == 7 + 64
     assert signature_matches(body, "s3cret", good)
