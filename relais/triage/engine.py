@@ -195,13 +195,13 @@ class Triager:
     def _intent(scores: dict[str, float], has_text: bool) -> str:
         if not has_text:
             return "other"
+        # The highest score wins; "la C4 est en panne ?" stays a report because its problem
+        # words outweigh the question mark.
         best, best_score = "other", 0.0
         for intent in INTENT_PRECEDENCE:
             score = scores.get(intent, 0.0)
             if score > best_score + 1e-9:
                 best, best_score = intent, score
-        # A report of a problem asked as a question ("la C4 est en panne ?") stays a report
-        # when the problem words outweigh the question mark.
         return best
 
     @staticmethod

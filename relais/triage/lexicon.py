@@ -7,11 +7,11 @@ it; several words match a sequence. Each cue votes for a category with a weight.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from relais.triage.text import fold
 
+# Emoji are not words: their cues are in relais.triage.engine.EMOJI_CUES.
 CUES: dict[str, dict[str, float]] = {}
 
 
@@ -91,8 +91,7 @@ _add(
     1.0,
     "merci|bravo|super|genial|top|excellent|parfait|content|contente|ravi|ravie|heureux|"
     "heureuse|cool|sympa|efficace|rapide|agreable|impeccable|nickel|chapeau|bien joue|au top|"
-    "thanks|thank you|great|awesome|love|good|nice|happy|perfect|excellent|amazing|best|helpful|"
-    "😊|🙏|👍|❤️|❤|😍|👏|🥰|💪|🙂|😀|😃|✨|🤩",
+    "thanks|thank you|great|awesome|love|good|nice|happy|perfect|excellent|amazing|best|helpful",
 )
 _add(
     "negative",
@@ -101,8 +100,7 @@ _add(
     "enerve*|furieux|furieuse|degoute*|lamentable|pitoyable|catastroph*|deplorable|galere*|horrible|"
     "insupportable|inacceptable|retard*|bloque*|en panne|supprime*|annule*|jamais|toujours pas|encore|"
     "terrible|worst|bad|awful|hate|angry|annoyed|ridiculous|delayed|delay|stuck|cancelled|canceled|"
-    "unacceptable|disappointed|useless|late|never|rude|frustrat*|"
-    "😡|🤬|😤|👎|😠|😒|🙄|😩|😫|😭|😢|💩|🤡",
+    "unacceptable|disappointed|useless|late|never|rude|frustrat*",
 )
 
 # --- urgency ------------------------------------------------------------------------------
@@ -193,8 +191,3 @@ class CueMatcher:
                 category = "negative"  # "pas content", "not good"
             hits.scores[category] += weight
             hits.cues.append((category, cue))
-
-
-def emoji_words(text: str, symbols: Iterable[str] = ()) -> list[str]:
-    """Emoji are not word characters: collect the ones the lexicon knows."""
-    return [s for s in symbols if s in text]
