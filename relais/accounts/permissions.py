@@ -16,13 +16,17 @@ def current_membership(request, user=None) -> Membership | None:
     user = user or request.user
     if not user.is_authenticated:
         return None
+    # The view and the template context both ask: one query per request, not two.
+    cached = getattr(request, "_relais_membership", None)
+    if cached is not None and cached.user_id == user.pk:
+        return cached
     memberships = Membership.objects.filter(user=user).select_related("organization", "user")
     chosen = request.session.get(SESSION_ORG_KEY) if hasattr(request, "session") else None
-    if chosen:
-        found = memberships.filter(organization_id=chosen).first()
-        if found:
-            return found
-    return memberships.order_by("organization_id").first()
+    found = memberships.filter(organization_id=chosen).first() if chosen else None
+    found = found or memberships.order_by("organization_id").first()
+    if found is not None:
+        request._relais_membership = found
+    return found
 
 
 def require_role(membership: Membership, roles: set[Role] | set[str]) -> None:
