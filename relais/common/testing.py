@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,3 +108,10 @@ def inbound(
         thread_id=thread_id,
         reply_to_id=reply_to_id,
     )
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a peer a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

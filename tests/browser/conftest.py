@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from relais.common.testing import free_port
+
 CHROMIUM = Path(os.environ.get("RELAIS_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Without the networking flags Chromium keeps calling home, which a closed network refuses.
 CHROMIUM_ARGS = [
@@ -36,12 +38,6 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def _relais_command() -> str:
     # The console script beside the interpreter running the tests: .venv/bin/relais.
     return str(Path(sys.executable).with_name("relais"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -80,7 +76,7 @@ def relais_server(tmp_path_factory) -> Iterator[str]:
     )
     if setup.returncode:
         pytest.fail(f"relais demo --setup-only failed:\n{setup.stdout}\n{setup.stderr}")
-    port = _free_port()
+    port = free_port()
     log = var / "relais-run.log"
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -11,7 +11,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -24,6 +23,8 @@ import httpx
 import pytest
 from atproto import Client, models
 from atproto_client.exceptions import AtProtocolError
+
+from relais.common.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
 PEER_DIR = ROOT / "tests" / "peers" / "bluesky"
@@ -61,12 +62,6 @@ def wait_for(fn: Callable[[], T | None], *, timeout: float = 20.0, what: str = "
             raise AssertionError(f"timed out waiting for {what}" + (f": {last}" if last else ""))
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -9,20 +9,15 @@ import mailbox
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from relais.common.testing import free_port
+
 PASSWORD = "peer-password"  # noqa: S105 - a throwaway test server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _open_to_all(path: Path) -> None:

@@ -9,7 +9,6 @@ Without it the tests skip, or fail when CI=true.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from relais.common.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
 MOCK_PYTHON = ROOT / "var" / "peers" / "mastodon_mock" / "bin" / "python"
@@ -28,12 +29,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"mastodon_mock peer unavailable: {reason}")
     pytest.skip(f"mastodon_mock peer unavailable: {reason}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

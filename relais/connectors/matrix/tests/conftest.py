@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from relais.common.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
 SYNAPSE_VENV = ROOT / "var" / "peers" / "synapse"
@@ -95,12 +96,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"Synapse peer unavailable: {reason}")
     pytest.skip(f"Synapse peer unavailable: {reason}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

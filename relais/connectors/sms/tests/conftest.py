@@ -3,7 +3,6 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -12,15 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from relais.common.testing import free_port
+
 PEER_DIR = Path(__file__).resolve().parents[4] / "tests" / "peers" / "smpp"
 SYSTEM_ID = "relais"
 PASSWORD = "smscpw1"  # noqa: S105 - a throwaway test server (SMPP: 8 characters at most)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -66,7 +61,7 @@ def smsc():
     node = shutil.which("node")
     if node is None or not (PEER_DIR / "node_modules" / "smpp").is_dir():
         _unavailable(f"SMPP peer not installed ({PEER_DIR}/node_modules; run `make peers`)")
-    peer = SmscPeer(smpp_port=_free_port(), control_port=_free_port())
+    peer = SmscPeer(smpp_port=free_port(), control_port=free_port())
     env = {**os.environ, "SMPP_USERS": f"{SYSTEM_ID}:{PASSWORD}"}
     log = open(os.devnull, "wb")  # noqa: SIM115 - closed after the process
     proc = subprocess.Popen(  # noqa: S603 - our own script
