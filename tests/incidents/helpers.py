@@ -20,7 +20,9 @@ def network(org: Organization) -> dict[str, Route | Stop]:
         made[short] = Route.objects.create(
             organization=org, gtfs_id=gtfs_id, short_name=short, route_type=kind, color=color
         )
-    made["Jaurès"] = Stop.objects.create(organization=org, gtfs_id="1234", code="JAU", name="Jaurès")
+    made["Jaurès"] = Stop.objects.create(
+        organization=org, gtfs_id="1234", code="JAU", name="Jaurès"
+    )
     made["Gares"] = Stop.objects.create(organization=org, gtfs_id="5678", code="GAR", name="Gares")
     return made
 
@@ -63,3 +65,50 @@ def approved(
         incident_types=incident_types if incident_types is not None else ["strike"],
     )
     return wording.template_approve(template=template, membership=approver)
+
+
+def add_broadcast(world, capture) -> None:
+    """Each organisation's incident (with the conversation linked), approved template and
+    published alert, on the isolation tests' world."""
+    from relais.incidents.actions import incident_link_conversation, incident_open
+    from relais.publishing.alerts import alert_publish
+
+    p = world.personas
+    for prefix, admin, conversation, name in (
+        ("", p.admin, world.conversation, "Alpha"),
+        ("other_", p.outsider, world.other_conversation, "Beta"),
+    ):
+        incident = incident_open(
+            membership=admin, title=f"{name} C4 incident", type="strike", external_id="OPS-1"
+        )
+        incident_link_conversation(incident=incident, conversation=conversation, membership=admin)
+        template = approved(admin, admin, text=f"{name}: grève C4, trafic perturbé.")
+        with capture(execute=True):
+            publication = alert_publish(membership=admin, template=template, incident=incident)
+        setattr(world, f"{prefix}incident", incident)
+        setattr(world, f"{prefix}template", template)
+        setattr(world, f"{prefix}publication", publication)
+        setattr(world, f"{prefix}target", publication.targets.get())
+
+
+def broadcast_state() -> dict:
+    from relais.incidents.models import Incident, TimelineEntry
+    from relais.publishing.models import Publication, PublicationTarget
+    from relais.wording.models import Template
+
+    return {
+        "incidents": list(
+            Incident.objects.order_by("pk").values(
+                "pk", "organization_id", "title", "status", "severity", "cause", "operator_refs"
+            )
+        ),
+        "incident_links": list(
+            Incident.conversations.through.objects.order_by("pk").values_list(
+                "incident_id", "conversation_id"
+            )
+        ),
+        "timeline": TimelineEntry.objects.count(),
+        "templates": list(Template.objects.order_by("pk").values("pk", "state", "text", "version")),
+        "publications": list(Publication.objects.order_by("pk").values("pk", "state")),
+        "targets": PublicationTarget.objects.count(),
+    }

@@ -64,10 +64,22 @@ def world(personas, django_capture_on_commit_callbacks):
     incident.stops.add(net["Jaurès"])
     incident.started_at, incident.expected_end_at = start, start + timedelta(hours=4)
     incident.save()
-    resolved = incident_open(membership=personas.agent_a, title="Fini", type="works", lines=[net["12"]])
-    incident_set_status(incident=resolved, membership=personas.agent_a, status=IncidentStatus.RESOLVED)
-    theirs = incident_open(membership=personas.outsider, title="Beta only", type="weather", all_lines=True)
-    return {"net": net, "incident": incident, "resolved": resolved, "theirs": theirs, "publication": publication}
+    resolved = incident_open(
+        membership=personas.agent_a, title="Fini", type="works", lines=[net["12"]]
+    )
+    incident_set_status(
+        incident=resolved, membership=personas.agent_a, status=IncidentStatus.RESOLVED
+    )
+    theirs = incident_open(
+        membership=personas.outsider, title="Beta only", type="weather", all_lines=True
+    )
+    return {
+        "net": net,
+        "incident": incident,
+        "resolved": resolved,
+        "theirs": theirs,
+        "publication": publication,
+    }
 
 
 def test_protobuf_feed_carries_the_active_incident(world):
@@ -127,14 +139,18 @@ def test_each_organisation_has_its_own_feed(world):
 
 
 def test_network_wide_incident_names_every_line(personas, world):
-    incident_open(membership=personas.agent_a, title="Grève générale", type="strike", all_lines=True)
+    incident_open(
+        membership=personas.agent_a, title="Grève générale", type="strike", all_lines=True
+    )
     feed = _feed(Client(), "/o/alpha/gtfs-rt/alerts.pb")
     routes = {e.route_id for e in feed.entity[1].alert.informed_entity}
     assert routes == {"0004", "0012", "1001"}
 
 
 def test_resolving_removes_it_from_the_feed(personas, world):
-    incident_set_status(incident=world["incident"], membership=personas.agent_a, status=IncidentStatus.RESOLVED)
+    incident_set_status(
+        incident=world["incident"], membership=personas.agent_a, status=IncidentStatus.RESOLVED
+    )
     assert len(_feed(Client(), "/o/alpha/gtfs-rt/alerts.pb").entity) == 0
 
 

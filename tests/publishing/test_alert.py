@@ -39,12 +39,23 @@ def setup(personas):
 
 def test_values_come_from_the_incident(personas, setup):
     net = setup["net"]
-    incident = incident_open(membership=personas.operations, title="Grève", type="strike", lines=[net["C4"], net["12"]], cause="préavis")
+    incident = incident_open(
+        membership=personas.operations,
+        title="Grève",
+        type="strike",
+        lines=[net["C4"], net["12"]],
+        cause="préavis",
+    )
     values = alert_values(organization=personas.org, incident=incident)
     assert values["line"] == "12, C4"  # the network's order and values["cause"] == "préavis"
     assert values["incident_url"].endswith(f"/o/alpha/alerts/{incident.pk}/")
     assert "eta" not in values  # unknown: the page asks for it
-    assert alert_values(organization=personas.org, incident=incident, overrides={"eta": "10:30"})["eta"] == "10:30"
+    assert (
+        alert_values(organization=personas.org, incident=incident, overrides={"eta": "10:30"})[
+            "eta"
+        ]
+        == "10:30"
+    )
 
 
 def test_preview_uses_the_short_variant_where_the_text_is_too_long(personas, setup):
@@ -52,7 +63,9 @@ def test_preview_uses_the_short_variant_where_the_text_is_too_long(personas, set
     accounts = [personas.account, setup["facebook"], setup["bluesky"]]
     preview = alert_preview(template=setup["strike"], values=values, accounts=accounts)
     by_network = {c.account.network: c for c in preview.channels}
-    assert by_network["facebook"].short is False and by_network["facebook"].text.startswith("Mouvement social")
+    assert by_network["facebook"].short is False and by_network["facebook"].text.startswith(
+        "Mouvement social"
+    )
     x = by_network["x"]
     assert x.too_long and x.short and x.sendable and x.text.startswith("Grève :")
     assert "too long" in x.reason and f"/ {x.limit}" in x.reason
@@ -62,22 +75,33 @@ def test_preview_uses_the_short_variant_where_the_text_is_too_long(personas, set
 def test_too_long_without_short_variant_leaves_that_channel_out(personas, setup):
     template = approved(personas.supervisor, personas.supervisor, name="Long", text=LONG)
     values = {"line": "C4", "incident_url": "https://r.example/x"}
-    preview = alert_preview(template=template, values=values, accounts=[personas.account, setup["facebook"]])
+    preview = alert_preview(
+        template=template, values=values, accounts=[personas.account, setup["facebook"]]
+    )
     x = next(c for c in preview.channels if c.account.network == "x")
     assert not x.sendable and "no short variant" in x.reason
     assert preview.can_publish  # Facebook still takes it
 
 
 def test_missing_variable_is_named(personas, setup):
-    preview = alert_preview(template=setup["ill"], values={"line": "a"}, accounts=[personas.account])
+    preview = alert_preview(
+        template=setup["ill"], values={"line": "a"}, accounts=[personas.account]
+    )
     assert preview.missing == ["eta"] and not preview.can_publish
-    incident = incident_open(membership=personas.operations, title="Malaise", type="passenger_ill", lines=[setup["net"]["a"]])
+    incident = incident_open(
+        membership=personas.operations,
+        title="Malaise",
+        type="passenger_ill",
+        lines=[setup["net"]["a"]],
+    )
     with pytest.raises(MissingVariables):
         alert_publish(membership=personas.operations, template=setup["ill"], incident=incident)
     assert not Publication.objects.exists()
 
 
-def test_publish_opens_the_incident_and_goes_everywhere(personas, setup, django_capture_on_commit_callbacks):
+def test_publish_opens_the_incident_and_goes_everywhere(
+    personas, setup, django_capture_on_commit_callbacks
+):
     net = setup["net"]
     with django_capture_on_commit_callbacks(execute=True):
         publication = alert_publish(
@@ -89,7 +113,11 @@ def test_publish_opens_the_incident_and_goes_everywhere(personas, setup, django_
         )
     publication.refresh_from_db()
     incident = Incident.objects.get()
-    assert (incident.type, incident.severity, list(incident.lines.order_by("gtfs_id"))) == ("strike", "high", [net["C4"], net["12"]])
+    assert (incident.type, incident.severity, list(incident.lines.order_by("gtfs_id"))) == (
+        "strike",
+        "high",
+        [net["C4"], net["12"]],
+    )
     assert publication.state == PublicationState.PUBLISHED and publication.incident == incident
     assert publication.requested_at <= publication.completed_at
     assert f"/o/alpha/alerts/{incident.pk}/" in publication.text
@@ -98,17 +126,36 @@ def test_publish_opens_the_incident_and_goes_everywhere(personas, setup, django_
     assert SandboxPost.objects.get(account=setup["facebook"]).text.startswith("Mouvement social")
     # A second tap with the same form token publishes nothing more.
     with django_capture_on_commit_callbacks(execute=True):
-        again = alert_publish(membership=personas.operations, template=setup["strike"], incident_type="strike", lines=[net["C4"]], request_key="tap-1")
+        again = alert_publish(
+            membership=personas.operations,
+            template=setup["strike"],
+            incident_type="strike",
+            lines=[net["C4"]],
+            request_key="tap-1",
+        )
     assert again.pk == publication.pk and Delivery.objects.count() == 3
     assert Incident.objects.count() == 1
 
 
 def test_closing_resolves_the_incident(personas, setup, django_capture_on_commit_callbacks):
-    normal = approved(personas.supervisor, personas.supervisor, name="Retour à la normale", text="Trafic normal sur les lignes {line}.", incident_types=[])
+    normal = approved(
+        personas.supervisor,
+        personas.supervisor,
+        name="Retour à la normale",
+        text="Trafic normal sur les lignes {line}.",
+        incident_types=[],
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        alert = alert_publish(membership=personas.operations, template=setup["strike"], incident_type="strike", lines=[setup["net"]["C4"]])
+        alert = alert_publish(
+            membership=personas.operations,
+            template=setup["strike"],
+            incident_type="strike",
+            lines=[setup["net"]["C4"]],
+        )
     with django_capture_on_commit_callbacks(execute=True):
-        closing = alert_publish(membership=personas.operations, template=normal, kind="closing", incident=alert.incident)
+        closing = alert_publish(
+            membership=personas.operations, template=normal, kind="closing", incident=alert.incident
+        )
     alert.incident.refresh_from_db()
     assert alert.incident.status == "resolved" and closing.parent_id == alert.pk
 
@@ -126,7 +173,13 @@ def test_page_for_operations_and_not_for_viewers(personas, setup, client_as):
 
 def test_page_button_says_which_variable_is_missing(personas, setup, client_as):
     client = client_as(personas.operations)
-    data = {"type": "passenger_ill", "lines": [setup["net"]["a"].pk], "template": setup["ill"].pk, "channels_chosen": "1", "accounts": [personas.account.pk]}
+    data = {
+        "type": "passenger_ill",
+        "lines": [setup["net"]["a"].pk],
+        "template": setup["ill"].pk,
+        "channels_chosen": "1",
+        "accounts": [personas.account.pk],
+    }
     response = client.post("/publishing/alert/", data, headers={"HX-Request": "true"})
     html = response.content.decode()
     button = re.search(r'<button[^>]*id="publish-button"[^>]*>([^<]*)</button>', html)
@@ -155,23 +208,41 @@ def test_page_preview_says_too_long_and_shows_the_short_variant(personas, setup,
     assert "Grève : trafic très perturbé lignes C4" in html
 
 
-def test_publication_page_shows_time_and_failures(personas, setup, client_as, django_capture_on_commit_callbacks):
+def test_publication_page_shows_time_and_failures(
+    personas, setup, client_as, django_capture_on_commit_callbacks
+):
     from relais.channels.models import ChannelAccount
 
-    ChannelAccount.objects.filter(pk=setup["bluesky"].pk).update(config={"flavour": "bluesky", "reject": "banned"})
+    ChannelAccount.objects.filter(pk=setup["bluesky"].pk).update(
+        config={"flavour": "bluesky", "reject": "banned"}
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        publication = alert_publish(membership=personas.operations, template=setup["strike"], incident_type="strike", lines=[setup["net"]["C4"]])
+        publication = alert_publish(
+            membership=personas.operations,
+            template=setup["strike"],
+            incident_type="strike",
+            lines=[setup["net"]["C4"]],
+        )
     client = client_as(personas.operations)
     html = client.get(f"/publishing/{publication.pk}/").content.decode()
     assert 'id="elapsed"' in html and "refused by the network: banned" in html
     target = publication.targets.get(account=setup["bluesky"])
     assert client.post(f"/publishing/{publication.pk}/retry/{target.pk}/").status_code == 302
-    assert client_as(personas.viewer).post(f"/publishing/{publication.pk}/retry/{target.pk}/").status_code == 403
+    assert (
+        client_as(personas.viewer)
+        .post(f"/publishing/{publication.pk}/retry/{target.pk}/")
+        .status_code
+        == 403
+    )
 
 
-def test_operations_publishes_but_cannot_answer(personas, client_as, django_capture_on_commit_callbacks):
+def test_operations_publishes_but_cannot_answer(
+    personas, client_as, django_capture_on_commit_callbacks
+):
     from tests.api.helpers import make_conversation
 
     conversation = make_conversation(personas.account, django_capture_on_commit_callbacks)
-    response = client_as(personas.operations).post(f"/inbox/c/{conversation.pk}/reply/", {"text": "Bonjour"})
+    response = client_as(personas.operations).post(
+        f"/inbox/c/{conversation.pk}/reply/", {"text": "Bonjour"}
+    )
     assert response.status_code == 403

@@ -20,7 +20,9 @@ TEXT = "Grève : trafic perturbé sur l'ensemble du réseau ce matin."
 @pytest.fixture
 def published(monkeypatch):
     sent = []
-    monkeypatch.setattr(broker_module, "publish", lambda org_id, message: sent.append((org_id, message)))
+    monkeypatch.setattr(
+        broker_module, "publish", lambda org_id, message: sent.append((org_id, message))
+    )
     return sent
 
 
@@ -48,7 +50,9 @@ def _posts(account):
 
 def test_one_target_and_one_delivery_per_channel(personas, capture, started, published):
     accounts = [personas.account, *more_accounts(personas.org, "facebook", "bluesky", "mastodon")]
-    incident = incident_open(membership=personas.operations, title="Grève", type="strike", all_lines=True)
+    incident = incident_open(
+        membership=personas.operations, title="Grève", type="strike", all_lines=True
+    )
     publication = _publication(personas.operations, incident=incident)
     published.clear()
     with capture(execute=True):
@@ -106,7 +110,9 @@ def test_viewers_cannot_publish_operations_can(personas):
 
 def test_a_channel_down_the_others_go_out_and_it_is_retried(personas, capture):
     facebook, bluesky = more_accounts(personas.org, "facebook", "bluesky")
-    ChannelAccount.objects.filter(pk=bluesky.pk).update(config={"flavour": "bluesky", "outage": True})
+    ChannelAccount.objects.filter(pk=bluesky.pk).update(
+        config={"flavour": "bluesky", "outage": True}
+    )
     publication = _publication(personas.agent_a)
     with capture(execute=True):
         actions.publication_start(publication=publication, membership=personas.agent_a)
@@ -146,7 +152,9 @@ def test_a_refusal_makes_it_partial_then_a_person_retries(personas, capture):
 
 
 def test_all_channels_refuse_is_failed(personas, capture):
-    ChannelAccount.objects.filter(pk=personas.account.pk).update(config={"flavour": "x", "reject": "no"})
+    ChannelAccount.objects.filter(pk=personas.account.pk).update(
+        config={"flavour": "x", "reject": "no"}
+    )
     publication = _publication(personas.agent_a)
     with capture(execute=True):
         actions.publication_start(publication=publication, membership=personas.agent_a)
@@ -169,9 +177,15 @@ def test_too_long_for_one_network_fails_there_only(personas, capture):
 
 def test_updates_and_closing_are_threaded_under_the_first_alert(personas, capture):
     (facebook,) = more_accounts(personas.org, "facebook")
-    incident = incident_open(membership=personas.operations, title="Grève", type="strike", all_lines=True)
+    incident = incident_open(
+        membership=personas.operations, title="Grève", type="strike", all_lines=True
+    )
     made = []
-    for kind, text in (("alert", "Grève."), ("update", "Reprise partielle."), ("closing", "Trafic normal.")):
+    for kind, text in (
+        ("alert", "Grève."),
+        ("update", "Reprise partielle."),
+        ("closing", "Trafic normal."),
+    ):
         publication = _publication(personas.operations, incident=incident, kind=kind, text=text)
         with capture(execute=True):
             actions.publication_start(publication=publication, membership=personas.operations)

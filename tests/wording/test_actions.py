@@ -20,7 +20,12 @@ def _draft(membership, **kw):
 
 def test_create_is_a_draft_owned_by_its_author(personas):
     t = _draft(personas.agent_a)
-    assert (t.state, t.version, t.owner, t.key) == ("draft", 1, personas.agent_a.user, "malaise-voyageur")
+    assert (t.state, t.version, t.owner, t.key) == (
+        "draft",
+        1,
+        personas.agent_a.user,
+        "malaise-voyageur",
+    )
     assert t.language == "fr"  # the organisation's
     assert AuditEntry.objects.filter(action="template.create", object_id=str(t.pk)).exists()
 
@@ -60,13 +65,17 @@ def test_only_supervisors_and_admins_approve(personas):
 
 def test_editing_a_draft_changes_it_in_place(personas):
     t = _draft(personas.agent_a)
-    saved = actions.template_update(template=t, membership=personas.agent_a, text="Ligne {line} coupée.")
+    saved = actions.template_update(
+        template=t, membership=personas.agent_a, text="Ligne {line} coupée."
+    )
     assert saved.pk == t.pk and saved.version == 1 and saved.text == "Ligne {line} coupée."
 
 
 def test_editing_an_approved_template_makes_a_new_draft_version(personas):
     t = actions.template_approve(template=_draft(personas.agent_a), membership=personas.admin)
-    new = actions.template_update(template=t, membership=personas.agent_a, text="Ligne {line} : secours en route.")
+    new = actions.template_update(
+        template=t, membership=personas.agent_a, text="Ligne {line} : secours en route."
+    )
     assert new.pk != t.pk
     assert (new.version, new.state, new.previous_id, new.key) == (2, "draft", t.pk, t.key)
     t.refresh_from_db()
@@ -109,7 +118,12 @@ def test_translation_shares_the_key_and_is_found(personas):
     assert selectors.template_in_language(template=fr, language="en") == en
     with pytest.raises(ValidationError):  # the same language twice
         actions.template_create(
-            membership=personas.agent_a, key=fr.key, name="x", category="traffic", language="fr", text="x"
+            membership=personas.agent_a,
+            key=fr.key,
+            name="x",
+            category="traffic",
+            language="fr",
+            text="x",
         )
 
 
@@ -129,9 +143,19 @@ def test_templates_past_their_review_date_are_listed(personas):
 
 
 def test_alert_templates_put_the_incident_type_first(personas):
-    a = actions.template_approve(template=_draft(personas.agent_a, name="A", incident_types=["strike"]), membership=personas.admin)
-    b = actions.template_approve(template=_draft(personas.agent_a, name="B", incident_types=["passenger_ill"]), membership=personas.admin)
+    a = actions.template_approve(
+        template=_draft(personas.agent_a, name="A", incident_types=["strike"]),
+        membership=personas.admin,
+    )
+    b = actions.template_approve(
+        template=_draft(personas.agent_a, name="B", incident_types=["passenger_ill"]),
+        membership=personas.admin,
+    )
     _draft(personas.agent_a, name="C", incident_types=["passenger_ill"])  # draft: never offered
-    actions.template_approve(template=_draft(personas.agent_a, name="D", category="reply"), membership=personas.admin)
-    assert selectors.alert_templates(organization_id=personas.org.pk, incident_type="passenger_ill") == [b, a]
-    assert TemplateState.APPROVED == b.state
+    actions.template_approve(
+        template=_draft(personas.agent_a, name="D", category="reply"), membership=personas.admin
+    )
+    assert selectors.alert_templates(
+        organization_id=personas.org.pk, incident_type="passenger_ill"
+    ) == [b, a]
+    assert b.state == TemplateState.APPROVED
