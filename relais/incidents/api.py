@@ -1,7 +1,6 @@
 """Incidents over HTTP: for integrations, above all the operator's operations system, which
 opens and updates the incidents it knows by its own id (PUT, idempotent)."""
 
-
 from datetime import datetime
 from typing import Any, Literal
 

@@ -128,3 +128,22 @@ def suggested_conversations(*, incident: Incident, limit: int = 20):
         .select_related("contact", "account")
         .order_by("-last_activity_at")[:limit]
     )
+
+
+def incident_feed(*, incident: Incident, limit: int = 500) -> list[tuple[str, object]]:
+    """The incident page's timeline: its entries and every message of its linked
+    conversations (in and out), in time order: ("entry", TimelineEntry) or
+    ("message", Message)."""
+    from relais.inbox.models import Message
+
+    entries = list(incident_timeline(incident=incident)[:limit])
+    messages = list(
+        Message.objects.filter(conversation__incidents=incident)
+        .select_related("author", "sent_by", "conversation")
+        .order_by("-created_at")[:limit]
+    )
+    merged = [(e.created_at, 0, e.pk, "entry", e) for e in entries] + [
+        (m.created_at, 1, m.pk, "message", m) for m in messages
+    ]
+    merged.sort(key=lambda item: item[:3])
+    return [(kind, obj) for *_key, kind, obj in merged]

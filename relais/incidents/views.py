@@ -94,7 +94,7 @@ def _detail_context(membership: Membership, incident) -> dict:
     )
     return {
         "incident": incident,
-        "timeline": selectors.incident_timeline(incident=incident),
+        "timeline": selectors.incident_feed(incident=incident),
         "conversations": incident.conversations.select_related("contact", "account").order_by(
             "-last_activity_at"
         ),
