@@ -39,6 +39,7 @@ from bench import environment  # noqa: E402
 
 FEED_TARGET = 1.0  # seconds, click to the feed carrying the alert
 CHANNEL_TARGET = 5.0  # seconds, click to the last social channel's acceptance
+PG_DATABASE = "relais_bench_broadcast"
 NETWORKS = [
     # network, sandbox flavour (its length limit)
     ("x", "x"),
@@ -94,11 +95,7 @@ def _feed_has(client, url: str, marker: str) -> bool:
         return False
     feed = rt.FeedMessage()
     feed.ParseFromString(response.content)
-    return any(
-        marker in t.text
-        for e in feed.entity
-        for t in e.alert.description_text.translation
-    )
+    return any(marker in t.text for e in feed.entity for t in e.alert.description_text.translation)
 
 
 def one_round(base: str, setup: dict[str, Any], n: int) -> dict[str, Any]:
@@ -184,10 +181,13 @@ def run_config(db: str, mode: str, rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"relais-broadcast-{db}-") as tmp:
         var = Path(tmp)
         if db == "postgres":
-            environment.postgres_recreate()
+            environment.postgres_recreate(PG_DATABASE)
         if mode == "redis":
             environment.redis_flush()
         env = environment.phase_env(var_dir=var, db=db, redis=mode == "redis")
+        if db == "postgres":
+            # A database of its own: other benchmarks may be using relais_bench right now.
+            env["DATABASE_URL"] = f"{environment.POSTGRES_ADMIN_URL}/{PG_DATABASE}"
         done = subprocess.run(
             [environment.PYTHON, __file__, "--phase", "setup"],
             env=env,
@@ -208,7 +208,7 @@ def run_config(db: str, mode: str, rounds: int) -> dict[str, Any]:
         finally:
             server.stop()
             if db == "postgres":
-                environment.drop_postgres()
+                environment.drop_postgres(PG_DATABASE)
             if mode == "redis":
                 environment.redis_flush()
     per_network: dict[str, list[float]] = {}
@@ -235,8 +235,7 @@ def sms_hook(n: int) -> dict[str, Any] | None:
         from bench import broadcast_sms  # type: ignore[attr-defined]
     except ImportError:
         print(
-            "--sms-subscribers: bench/broadcast_sms.py (the subscribers part) is not here; "
-            "skipped",
+            "--sms-subscribers: bench/broadcast_sms.py (the subscribers part) is not here; skipped",
             file=sys.stderr,
         )
         return None
@@ -271,7 +270,9 @@ def main() -> None:
             if mode == "redis" and not environment.redis_available():
                 print("Redis not reachable: skipped", file=sys.stderr)
                 continue
-            print(f"{mode} / {db}: {args.rounds} alerts to {len(NETWORKS)} channels…", file=sys.stderr)
+            print(
+                f"{mode} / {db}: {args.rounds} alerts to {len(NETWORKS)} channels…", file=sys.stderr
+            )
             results["configs"][f"{mode} / {db}"] = run_config(db, mode, args.rounds)
     if args.sms_subscribers:
         results["sms"] = sms_hook(args.sms_subscribers)

@@ -87,4 +87,7 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
         from relais.transit.gtfs import import_feed
 
         import_feed(organization=org, path=GTFS_DIR)
+    from relais.demo.wording import load_templates  # incidents part: approved templates
+
+    load_templates(org)
     return DemoInfo(organization=org, logins=logins, created=created)
