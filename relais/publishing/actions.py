@@ -319,7 +319,7 @@ def publication_follow_delivery(*, delivery: Delivery) -> None:
     if target is None:
         return
     publication = (
-        Publication.objects.select_for_update()
+        Publication.objects.select_for_update(of=("self",))  # incident: an outer join
         .select_related("incident")
         .get(pk=target.publication_id)
     )
