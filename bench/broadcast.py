@@ -107,10 +107,15 @@ def one_round(base: str, setup: dict[str, Any], n: int) -> dict[str, Any]:
     seen: dict[str, float] = {}
     stop = threading.Event()
 
+    feed_gets: list[float] = []
+
     def watch_feed() -> None:
         with httpx.Client(timeout=5) as client:
             while not stop.is_set():
-                if _feed_has(client, feed_url, marker):
+                asked = time.perf_counter()
+                found = _feed_has(client, feed_url, marker)
+                feed_gets.append(time.perf_counter() - asked)
+                if found:
                     seen["feed"] = time.perf_counter()
                     return
                 time.sleep(0.01)
@@ -158,6 +163,7 @@ def one_round(base: str, setup: dict[str, Any], n: int) -> dict[str, Any]:
         "feed_s": seen["feed"] - clicked if "feed" in seen else None,
         "last_channel_s": data["seconds"],
         "observed_done_s": observed - clicked,
+        "feed_get_s": sorted(feed_gets)[len(feed_gets) // 2] if feed_gets else None,
         "channels_s": channels,
     }
 
@@ -223,6 +229,7 @@ def run_config(db: str, mode: str, rounds: int) -> dict[str, Any]:
         "feed_s": _stats([r["feed_s"] for r in results]),
         "feed_missed": sum(1 for r in results if r["feed_s"] is None),
         "last_channel_s": _stats([r["last_channel_s"] for r in results]),
+        "feed_get_s": _stats([r["feed_get_s"] for r in results]),
         "observed_done_s": _stats([r["observed_done_s"] for r in results]),
         "per_network_s": {k: _stats(v) for k, v in per_network.items()},
     }
@@ -290,7 +297,10 @@ def main() -> None:
             + (f"  feed missed {r['feed_missed']}" if r["feed_missed"] else "")
         )
         slowest = max(r["per_network_s"].items(), key=lambda kv: kv[1].get("max", 0))
-        print(f"  {'':<18} slowest channel: {slowest[0]} max {slowest[1]['max'] * 1000:.0f} ms")
+        print(
+            f"  {'':<18} slowest channel: {slowest[0]} max {slowest[1]['max'] * 1000:.0f} ms;"
+            f" one feed request p50 {r['feed_get_s'].get('p50', 0) * 1000:.0f} ms"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
