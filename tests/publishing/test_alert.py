@@ -188,6 +188,9 @@ def test_page_button_says_which_variable_is_missing(personas, setup, client_as):
     button = re.search(r'<button[^>]*id="publish-button"[^>]*>([^<]*)</button>', html)
     assert button and "disabled" in button.group(0)
     assert "{eta}" in button.group(1)
+    # Pressed anyway with htmx: the reason is shown where the button is.
+    response = client.post("/publishing/alert/publish/", data, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and 'id="publish-error"' in response.content.decode()
     # Published anyway (no JavaScript): refused, with the same reason, nothing sent.
     response = client.post("/publishing/alert/publish/", data)
     assert response.status_code == 400 and "{eta}" in response.content.decode()
