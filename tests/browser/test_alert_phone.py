@@ -52,7 +52,30 @@ def test_regulator_publishes_an_alert_from_a_phone(new_context, screenshot):
     screenshot(page, "alert-phone-published")
 
     # The incident it opened has the publication on its timeline, and the feed has it.
-    page.locator("a", has_text=re.compile("Grève")).first.click()
+    page.locator("h1 a", has_text=re.compile("Grève")).click()
+    page.wait_for_url(re.compile(r"/incidents/\d+/"))
+    incident_url = page.url
     expect(page.locator(".timeline")).to_contain_text("Mouvement social ce matin")
     response = page.request.get("/o/star-rennes/gtfs-rt/alerts.pb?format=json")
     assert response.ok and "lignes C4" in response.text()
+
+    # The supervisor watches the incident on a desktop; the regulator posts an update from
+    # the phone: it appears on the supervisor's page without a reload.
+    desk = new_context().new_page()
+    sign_in(desk, "claire")
+    with desk.expect_response(lambda r: r.url.endswith("/events/")):
+        desk.goto(incident_url)
+    desk.evaluate("window.__sameDocument = true")
+    page.locator("a.primary-link, a", has_text=re.compile("^Publier$|^Publish$")).first.click()
+    expect(page.locator("input[name=kind][value=update]")).to_be_checked()  # alert exists
+    page.locator(
+        ".pick label", has=page.locator("input[name=template]"), has_text="Point de situation"
+    ).click()
+    page.fill("input[name=v_eta]", "10h30")
+    expect(page.locator("#alert-preview")).to_contain_text("normale prévu vers 10h30")
+    expect(page.locator("#publish-button")).to_be_enabled()
+    page.locator("#publish-button").click()
+    page.wait_for_url(re.compile(r"/publishing/\d+/"))
+    expect(desk.locator(".timeline")).to_contain_text("normale prévu vers 10h30", timeout=20_000)
+    assert desk.evaluate("window.__sameDocument") is True, "the incident page reloaded"
+    screenshot(desk, "incident-live-timeline")
