@@ -1,0 +1,1 @@
+"""Listening: monitors, volume buckets, burst detection, on-call alerts and crisis mode."""
