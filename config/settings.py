@@ -49,6 +49,11 @@ INSTALLED_APPS = [
     "relais.inbox",
     "relais.transit",
     "relais.triage",
+    "relais.wording",
+    "relais.incidents",
+    "relais.publishing",
+    "relais.care",
+    "relais.listening",
     "relais.realtime",
     "relais.web",
     "relais.api",
@@ -142,7 +147,9 @@ if REDIS_URL:
 RELAIS_PIPELINE_STEPS = [
     "relais.inbox.pipeline.thread_messages",
     "relais.triage.pipeline.triage_messages",
+    # listening: matches monitors, counts volume buckets (after triage, before routing)
     "relais.inbox.pipeline.route_to_team",
+    # care: routing rules, SLA clocks (after the default team is set)
     "relais.inbox.pipeline.notify_clients",
 ]
 RELAIS_INGEST_BATCH = int(os.environ.get("RELAIS_INGEST_BATCH", "500"))

@@ -13,10 +13,15 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
 from relais.api.auth import API_AUTH
+from relais.care.api import router as care_router
 from relais.channels.api import router as channels_router
 from relais.channels.api import webhook_router
 from relais.inbox.api import router as inbox_router
+from relais.incidents.api import router as incidents_router
+from relais.listening.api import router as listening_router
+from relais.publishing.api import router as publishing_router
 from relais.triage.api import router as triage_router
+from relais.wording.api import router as wording_router
 
 api = NinjaAPI(
     title="Relais API",
@@ -66,3 +71,13 @@ api.add_router("/", inbox_router)
 api.add_router("/", channels_router)
 api.add_router("/", webhook_router)
 api.add_router("/", triage_router)
+
+api.add_router("/", incidents_router)
+
+api.add_router("/", publishing_router)
+
+api.add_router("/", wording_router)
+
+api.add_router("/", care_router)
+
+api.add_router("/", listening_router)

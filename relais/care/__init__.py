@@ -1,0 +1,1 @@
+"""Care workflow: SLA clocks, shifts and on-call, routing rules, hand-offs, author profiles."""

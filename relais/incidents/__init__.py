@@ -1,0 +1,1 @@
+"""Incidents: a ticket per disruption, with its lines and stops, timeline and linked conversations."""

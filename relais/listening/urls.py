@@ -1,0 +1,4 @@
+from django.urls import path  # noqa: F401 - the part's pages are added here
+
+app_name = "listening"
+urlpatterns: list = []

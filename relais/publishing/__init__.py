@@ -1,0 +1,1 @@
+"""Publications: alerts, updates, scheduled posts; fan-out to every channel, feeds, subscribers, calendar."""

@@ -1,0 +1,1 @@
+"""Pre-approved wording ("éléments de langage"): one template model for replies, alerts and posts."""
