@@ -19,8 +19,14 @@ logger = logging.getLogger(__name__)
 
 
 @db_periodic_task(crontab(minute="*"))
-def detect_bursts() -> int:
-    """Every minute: close the buckets the watermark passed, score them, raise alerts."""
+def detect_bursts() -> None:
+    """Every minute, LATENESS after the minute's bucket ended (a message written at :59 may
+    reach us a few seconds later): close the buckets, score them, raise alerts."""
+    close_due_buckets.schedule(delay=actions.LATENESS.total_seconds() + 1)
+
+
+@db_task()
+def close_due_buckets() -> int:
     return len(actions.close_buckets(at=timeutils.now()))
 
 

@@ -94,7 +94,15 @@ def test_errors_point_at_the_position(query, position, words):
 
 @pytest.mark.parametrize(
     "query",
-    ["NOT bombe", "-bombe", "lang:fr", "intent:complaint network:x", "le OR la", "the", "bombe OR -x"],
+    [
+        "NOT bombe",
+        "-bombe",
+        "lang:fr",
+        "intent:complaint network:x",
+        "le OR la",
+        "the",
+        "bombe OR -x",
+    ],
 )
 def test_queries_matching_nearly_everything_are_refused_with_the_reason(query):
     exc = error(query)
