@@ -157,8 +157,8 @@ class Matcher:
             if hit:
                 slots.update(hit)
         for line in lines:
-            lid = self.literal_ids.get("line:" + line)
-            if lid is not None and (hit := index.get((org, lid))):
+            line_id = self.literal_ids.get("line:" + line)
+            if line_id is not None and (hit := index.get((org, line_id))):
                 slots.update(hit)
         if not slots:
             return []

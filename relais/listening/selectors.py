@@ -233,3 +233,11 @@ def top_terms(
             if w not in query_language.STOPWORDS and w.lstrip("#@") not in own and not w.isdigit()
         )
     return counts.most_common(limit)
+
+
+def listening_context(organization_id: int) -> dict:
+    """What every page shows: the crisis banner and the count of unacknowledged alerts."""
+    return {
+        "crisis": crisis_mode(organization_id=organization_id),
+        "listening_open_alerts": open_alert_count(organization_id=organization_id),
+    }

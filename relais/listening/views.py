@@ -67,7 +67,9 @@ class MonitorForm(forms.Form):
     def __init__(self, *args, membership: Membership, **kwargs):
         super().__init__(*args, **kwargs)
         teams = membership.organization.teams.order_by("name")
-        self.fields["team"].choices = [("", _("The organisation's on-call people"))] + [
+        team_field = self.fields["team"]
+        assert isinstance(team_field, forms.TypedChoiceField)  # noqa: S101 - declared above
+        team_field.choices = [("", _("The organisation's on-call people"))] + [
             (t.pk, t.name) for t in teams
         ]
 
@@ -161,7 +163,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .values_list("series__key", "n")
     )
     for m in monitors:
-        m.last_day = totals.get(str(m.pk), 0)
+        m.last_day = totals.get(str(m.pk), 0)  # type: ignore[attr-defined]
     return render(
         request,
         "listening/dashboard.html",
