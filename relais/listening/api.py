@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
 
 from relais.accounts.models import ANSWERING_ROLES, Membership, Role
 from relais.accounts.permissions import access_team, require_role
@@ -141,9 +142,10 @@ def _monitor_kwargs(membership: Membership, body: MonitorIn) -> dict[str, Any]:
 
 
 @router.get("/listening/monitors", response=list[MonitorOut], summary="List monitors")
+@paginate(LimitOffsetPagination, max_limit=200)
 def list_monitors(request: HttpRequest):
     membership = _membership(request)
-    return list(selectors.monitor_list(organization_id=membership.organization_id))
+    return selectors.monitor_list(organization_id=membership.organization_id)
 
 
 @router.post(
@@ -241,12 +243,11 @@ def monitor_messages(request: HttpRequest, monitor_id: int, window: Query[Window
 
 
 @router.get("/listening/alerts", response=list[AlertOut], summary="Burst alerts, newest first")
+@paginate(LimitOffsetPagination, max_limit=200)
 def list_alerts(request: HttpRequest, state: str = ""):
     membership = _membership(request)
     states = [s for s in state.split(",") if s] or None
-    return list(
-        selectors.alert_list(organization_id=membership.organization_id, states=states)[:200]
-    )
+    return selectors.alert_list(organization_id=membership.organization_id, states=states)
 
 
 @router.get("/listening/alerts/{alert_id}", response=AlertOut, summary="A burst alert")
