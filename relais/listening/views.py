@@ -129,14 +129,15 @@ def _handle_monitor_form(request, membership: Membership, monitor=None) -> HttpR
     try:
         saved = _save_monitor(request, membership, form, monitor)
     except QueryError as exc:
-        form.add_error("query", exc.message)
+        text = form.cleaned_data["query"]
         error = {
             "message": exc.message,
             "position": exc.position + 1,
-            "before": form.cleaned_data["query"][: exc.position],
-            "at": form.cleaned_data["query"][exc.position : exc.position + 1] or " ",
-            "after": form.cleaned_data["query"][exc.position + 1 :],
+            "before": text[: exc.position],
+            "at": text[exc.position : exc.position + 1] or " ",
+            "after": text[exc.position + 1 :],
         }
+        form.add_error("query", exc.message)
         return _monitor_form_page(request, membership, form, monitor, query_error=error)
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
