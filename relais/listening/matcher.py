@@ -54,12 +54,15 @@ Predicate = Callable[[_Ctx], bool]
 
 class Matcher:
     def __init__(self, monitors: Iterable[MonitorSpec]) -> None:
-        self.literal_ids: dict[str, int] = {}
-        self.index: dict[tuple[int, int], list[int]] = {}
+        # Every distinct pattern (" word ", " #word ", " a phrase ") has an id; the
+        # automaton yields it. Lines have negative ids of their own.
+        self.pattern_ids: dict[str, int] = {}
+        self.line_ids: dict[str, int] = {}
+        # organisation -> pattern or line id -> slots of the monitors anchored on it
+        self.index: dict[int, dict[int, list[int]]] = {}
         self.monitors: list[tuple[int, str, Predicate]] = []  # (monitor id, sources, predicate)
         self.skipped: list[tuple[int, str]] = []  # (monitor id, why)
         self.automaton = ahocorasick.Automaton()
-        patterns: dict[str, set[int]] = {}
         for spec in monitors:
             try:
                 tree = from_json(spec.tree)
@@ -70,35 +73,50 @@ class Matcher:
             if not keys:
                 self.skipped.append((spec.id, "no anchor"))
                 continue
-            predicate = self._compile(tree, patterns)
+            predicate = self._compile(tree)
             slot = len(self.monitors)
             self.monitors.append((spec.id, spec.sources, predicate))
+            org_index = self.index.setdefault(spec.organization_id, {})
             for kind, value in keys:
-                lid = self._literal(("line:" if kind == "line" else "") + value)
-                self.index.setdefault((spec.organization_id, lid), []).append(slot)
-        for pattern, lids in patterns.items():
-            self.automaton.add_word(pattern, tuple(sorted(lids)))
-        if patterns:
+                ids = [self._line(value)] if kind == "line" else self._term_patterns(value)
+                for key in ids:
+                    org_index.setdefault(key, []).append(slot)
+        for pattern, pid in self.pattern_ids.items():
+            self.automaton.add_word(pattern, pid)
+        if self.pattern_ids:
             self.automaton.make_automaton()
-        self.has_patterns = bool(patterns)
+        self.has_patterns = bool(self.pattern_ids)
 
     def __len__(self) -> int:
         return len(self.monitors)
 
-    def _literal(self, key: str) -> int:
-        lid = self.literal_ids.get(key)
+    def _pattern(self, pattern: str) -> int:
+        pid = self.pattern_ids.get(pattern)
+        if pid is None:
+            pid = self.pattern_ids[pattern] = len(self.pattern_ids)
+        return pid
+
+    def _line(self, gtfs_id: str) -> int:
+        lid = self.line_ids.get(gtfs_id)
         if lid is None:
-            lid = self.literal_ids[key] = len(self.literal_ids)
+            lid = self.line_ids[gtfs_id] = -1 - len(self.line_ids)
         return lid
 
-    def _compile(self, node: Node, patterns: dict[str, set[int]]) -> Predicate:
+    def _term_patterns(self, text: str) -> list[int]:
+        """A term's pattern ids: a word also finds its hashtag ("bombe" matches "#bombe")."""
+        ids = [self._pattern(f" {text} ")]
+        if " " not in text and not text.startswith(("#", "@")):
+            ids.append(self._pattern(f" #{text} "))
+        return ids
+
+    def _compile(self, node: Node) -> Predicate:
         if isinstance(node, Term):
-            lid = self._literal(node.text)
-            patterns.setdefault(f" {node.text} ", set()).add(lid)
-            if node.kind == "word":
-                # A word also finds its hashtag: "bombe" matches "#bombe".
-                patterns.setdefault(f" #{node.text} ", set()).add(lid)
-            return lambda ctx: lid in ctx.lits
+            ids = self._term_patterns(node.text)
+            if len(ids) == 1:
+                only = ids[0]
+                return lambda ctx: only in ctx.lits
+            first, second = ids
+            return lambda ctx: first in ctx.lits or second in ctx.lits
         if isinstance(node, Field):
             value = node.value
             if node.name == "lang":
@@ -111,10 +129,10 @@ class Matcher:
                 return lambda ctx: value in ctx.lines
             raise ValueError(f"unknown field {node.name}")
         if isinstance(node, Not):
-            inner = self._compile(node.child, patterns)
+            inner = self._compile(node.child)
             return lambda ctx: not inner(ctx)
         if isinstance(node, And):
-            parts = tuple(self._compile(c, patterns) for c in node.children)
+            parts = tuple(self._compile(c) for c in node.children)
 
             def all_of(ctx: _Ctx) -> bool:
                 # A loop: faster than all() over a generator on this hot path.
@@ -125,7 +143,7 @@ class Matcher:
 
             return all_of
         if isinstance(node, Or):
-            parts = tuple(self._compile(c, patterns) for c in node.children)
+            parts = tuple(self._compile(c) for c in node.children)
 
             def any_of(ctx: _Ctx) -> bool:
                 for part in parts:  # noqa: SIM110 - faster than any() over a generator
@@ -137,32 +155,37 @@ class Matcher:
         raise TypeError(node)
 
     def text_literals(self, text: str) -> set[int]:
-        """The literal ids (words, phrases, tags, mentions) found in a text."""
+        """The pattern ids (words, phrases, tags, mentions) found in a text."""
         if not self.has_patterns:
             return set()
-        found: set[int] = set()
-        for _end, lids in self.automaton.iter(normalise(text)):
-            found.update(lids)
-        return found
+        return {pid for _end, pid in self.automaton.iter(normalise(text))}
 
     def match(self, facts: MessageFacts) -> list[int]:
         """Ids of the monitors of the message's organisation that match it."""
-        lits = self.text_literals(facts.text)
-        lines = frozenset(facts.lines)
-        org = facts.organization_id
+        org_index = self.index.get(facts.organization_id)
+        if not org_index:
+            return []  # no monitor in this organisation: not even a scan
+        # Inlined text_literals: this is the hot path (one call per message).
+        lits = (
+            {pid for _end, pid in self.automaton.iter(normalise(facts.text))}
+            if self.has_patterns
+            else set()
+        )
         slots: set[int] = set()
-        index = self.index
+        get = org_index.get
         for lid in lits:
-            hit = index.get((org, lid))
+            hit = get(lid)
             if hit:
                 slots.update(hit)
-        for line in lines:
-            line_id = self.literal_ids.get("line:" + line)
-            if line_id is not None and (hit := index.get((org, line_id))):
-                slots.update(hit)
+        lines = facts.lines
+        if lines:
+            for line in lines:
+                line_id = self.line_ids.get(line)
+                if line_id is not None and (hit := get(line_id)):
+                    slots.update(hit)
         if not slots:
             return []
-        ctx = _Ctx(lits=lits, facts=facts, lines=lines)
+        ctx = _Ctx(lits=lits, facts=facts, lines=frozenset(lines))
         result = []
         for slot in sorted(slots):
             monitor_id, sources, predicate = self.monitors[slot]
