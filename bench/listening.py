@@ -3,7 +3,8 @@ messages on one core, the same work done by a naive loop of compiled regular exp
 and the burst detector's cost per closed bucket per series.
 
     .venv/bin/python bench/listening.py [--data ../shared/data] [--monitors 10000]
-        [--messages 100000] [--organizations 200] [--naive 5000] [--json FILE]
+        [--messages 100000] [--organizations 200] [--naive 5000]
+        [--db sqlite|postgres|both|none] [--db-monitors 2000] [--db-minutes 10] [--json FILE]
 
 Messages: the airline tweets (English) and the RATP tweets (French), interleaved and cycled
 to --messages. Monitors: --monitors queries spread over --organizations organisations (a
@@ -57,6 +58,8 @@ from relais.listening.query import (  # noqa: E402
 )
 
 TARGETS = {"messages_per_second": 100_000, "compile_seconds": 5.0, "detect_us": 50.0}
+
+# --db: bench.environment gives each database phase its own process and database.
 
 
 def load_texts(data: Path, n: int) -> list[tuple[str, str]]:
@@ -286,6 +289,107 @@ def _json_cost(state: dict, n: int = 20000) -> float:
     return (time.process_time() - start) / n
 
 
+def detect_db_phase(monitors: int, minutes: int) -> dict:
+    """Inside a fresh process and database: the detection task as deployed
+    (actions.close_buckets) over `monitors` monitors (two series each: 1 and 5 minutes),
+    `minutes` ticks; a tenth of the monitors get messages. Cost per closed bucket per series,
+    database reads and writes included."""
+    from bench import environment
+
+    environment.django_setup()
+    environment.migrate()
+    from datetime import UTC, datetime, timedelta
+
+    from relais.accounts.models import Organization
+    from relais.listening import actions
+    from relais.listening.models import Monitor, Series, SeriesKind, VolumeBucket, Watermark
+
+    org = Organization.objects.create(slug="bench", name="Bench")
+    t0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    tree = to_json(parse("bombe aeroport"))
+    made = Monitor.objects.bulk_create(
+        [
+            Monitor(organization=org, name=f"m{i}", query="bombe aeroport", compiled=tree)
+            for i in range(monitors)
+        ]
+    )
+    Series.objects.bulk_create(
+        [
+            Series(
+                organization=org,
+                kind=SeriesKind.MONITOR,
+                key=str(m.pk),
+                granularity=g,
+                closed_until=t0,
+            )
+            for m in made
+            for g in (60, 300)
+        ]
+    )
+    busy = list(Series.objects.filter(granularity=60)[: max(1, monitors // 10)])
+    VolumeBucket.objects.bulk_create(
+        [
+            VolumeBucket(series=s, start=t0 + timedelta(minutes=k), count=1 + (k % 3))
+            for s in busy
+            for k in range(minutes)
+        ]
+    )
+    Watermark.objects.create(organization=org, filled_until=t0)
+    closed = 0
+    cpu = wall = 0.0
+    for k in range(1, minutes + 1):
+        at = t0 + timedelta(minutes=k, seconds=21)
+        before = {s.pk: s.closed_until for s in Series.objects.all()}
+        w, c = time.perf_counter(), time.process_time()
+        actions.close_buckets(at=at)
+        wall += time.perf_counter() - w
+        cpu += time.process_time() - c
+        for s in Series.objects.all():
+            closed += int((s.closed_until - before[s.pk]).total_seconds()) // s.granularity
+    from django.db import connection
+
+    return {
+        "database": connection.vendor,
+        "monitors": monitors,
+        "series": 2 * monitors,
+        "ticks": minutes,
+        "series_buckets_closed": closed,
+        "microseconds_per_bucket_cpu": round(cpu / max(closed, 1) * 1e6, 1),
+        "microseconds_per_bucket_wall": round(wall / max(closed, 1) * 1e6, 1),
+    }
+
+
+def run_detect_db(db: str, monitors: int, minutes: int) -> dict:
+    import subprocess
+    import tempfile
+
+    from bench import environment
+
+    with tempfile.TemporaryDirectory(prefix=f"relais-bench-listening-{db}-") as tmp:
+        if db == "postgres":
+            environment.postgres_recreate()
+        try:
+            env = environment.phase_env(var_dir=Path(tmp), db=db)
+            argv = [
+                environment.PYTHON,
+                __file__,
+                "--phase",
+                "detect-db",
+                "--db-monitors",
+                str(monitors),
+                "--db-minutes",
+                str(minutes),
+            ]
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+            for line in done.stdout.splitlines():
+                if line.startswith("RESULT "):
+                    return json.loads(line[7:])
+            return {"database": db, "error": done.stderr[-2000:]}
+        finally:
+            if db == "postgres":
+                environment.drop_postgres()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -298,11 +402,27 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--buckets", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgres", "both", "none"],
+        default="sqlite",
+        help="also time the detection task with its database (close_buckets)",
+    )
+    parser.add_argument("--db-monitors", type=int, default=2000)
+    parser.add_argument("--db-minutes", type=int, default=10)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--json")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if args.phase == "detect-db":
+        print("RESULT " + json.dumps(detect_db_phase(args.db_monitors, args.db_minutes)))
+        return
     results = run(args)
+    dbs = {"both": ["sqlite", "postgres"], "none": []}.get(args.db, [args.db])
+    results["detect_with_database"] = [
+        run_detect_db(db, args.db_monitors, args.db_minutes) for db in dbs
+    ]
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
