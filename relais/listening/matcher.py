@@ -81,6 +81,11 @@ class Matcher:
                 ids = [self._line(value)] if kind == "line" else self._term_patterns(value)
                 for key in ids:
                     org_index.setdefault(key, []).append(slot)
+        # The anchor keys of each organisation as a set: a message whose patterns meet none
+        # of them (most messages) is done with one C-level set intersection.
+        self.index_keys: dict[int, frozenset[int]] = {
+            org: frozenset(keys) for org, keys in self.index.items()
+        }
         for pattern, pid in self.pattern_ids.items():
             self.automaton.add_word(pattern, pid)
         if self.pattern_ids:
@@ -173,10 +178,8 @@ class Matcher:
         )
         slots: set[int] = set()
         get = org_index.get
-        for lid in lits:
-            hit = get(lid)
-            if hit:
-                slots.update(hit)
+        for lid in lits.intersection(self.index_keys[facts.organization_id]):
+            slots.update(get(lid, ()))
         lines = facts.lines
         if lines:
             for line in lines:
