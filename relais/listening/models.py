@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from relais.accounts.models import Organization, Team
 
@@ -88,14 +89,14 @@ class MonitorMatch(models.Model):
 
 
 class SeriesKind(models.TextChoices):
-    MONITOR = "monitor", _("Monitor")
-    LINE = "line", _("Line")
-    INTENT = "intent", _("Intent")
+    MONITOR = "monitor", pgettext_lazy("listening", "Monitor")
+    LINE = "line", pgettext_lazy("listening", "Line")
+    INTENT = "intent", pgettext_lazy("listening", "Intent")
 
 
 class Granularity(models.IntegerChoices):
-    MINUTE = 60, _("1 minute")
-    FIVE_MINUTES = 300, _("5 minutes")
+    MINUTE = 60, pgettext_lazy("listening", "1 minute")
+    FIVE_MINUTES = 300, pgettext_lazy("listening", "5 minutes")
 
 
 GRANULARITIES = (Granularity.MINUTE, Granularity.FIVE_MINUTES)
@@ -158,9 +159,9 @@ class Watermark(models.Model):
 
 
 class AlertState(models.TextChoices):
-    OPEN = "open", _("Waiting for acknowledgement")
-    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
-    CLOSED = "closed", _("Closed")
+    OPEN = "open", pgettext_lazy("listening", "Waiting for acknowledgement")
+    ACKNOWLEDGED = "acknowledged", pgettext_lazy("listening", "Acknowledged")
+    CLOSED = "closed", pgettext_lazy("listening", "Closed")
 
 
 class Alert(models.Model):
@@ -199,15 +200,15 @@ class Alert(models.Model):
 
 
 class NotificationChannel(models.TextChoices):
-    IN_APP = "in_app", _("In the app")
-    EMAIL = "email", _("E-mail")
-    WEBHOOK = "webhook", _("Webhook")
+    IN_APP = "in_app", pgettext_lazy("listening", "In the app")
+    EMAIL = "email", pgettext_lazy("listening", "E-mail")
+    WEBHOOK = "webhook", pgettext_lazy("listening", "Webhook")
 
 
 class NotificationState(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
+    PENDING = "pending", pgettext_lazy("listening", "Pending")
+    SENT = "sent", pgettext_lazy("listening", "Sent")
+    FAILED = "failed", pgettext_lazy("listening", "Failed")
 
 
 class AlertNotification(models.Model):

@@ -14,6 +14,7 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from relais.accounts.models import ANSWERING_ROLES, Membership, Role
@@ -42,9 +43,9 @@ def _membership(request: HttpRequest) -> Membership:
 
 
 class MonitorForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("listening", "Name"), max_length=120)
     query = forms.CharField(
-        label=_("Query"),
+        label=pgettext_lazy("listening", "Query"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
         help_text=_(
@@ -52,7 +53,7 @@ class MonitorForm(forms.Form):
             "parentheses; filters lang:fr network:x line:C4 intent:complaint."
         ),
     )
-    sources = forms.ChoiceField(label=_("Watch"), choices=Sources.choices)
+    sources = forms.ChoiceField(label=pgettext_lazy("listening", "Watch"), choices=Sources.choices)
     team = forms.TypedChoiceField(
         label=_("Team alerted"), coerce=int, required=False, empty_value=None
     )
@@ -62,7 +63,7 @@ class MonitorForm(forms.Form):
     escalate_after_minutes = forms.IntegerField(
         label=_("Escalate after (minutes)"), min_value=1, max_value=240
     )
-    active = forms.BooleanField(label=_("Active"), required=False)
+    active = forms.BooleanField(label=pgettext_lazy("listening", "Active"), required=False)
 
     def __init__(self, *args, membership: Membership, **kwargs):
         super().__init__(*args, **kwargs)
