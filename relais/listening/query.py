@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 MAX_QUERY_LENGTH = 2000
 MAX_TERMS = 200
 
@@ -50,6 +52,16 @@ STOPWORDS = frozenset(
 )
 
 
+def _(message: str) -> str:
+    """Translated when Django is set up (the pages and the API), as is otherwise (bench)."""
+    try:
+        from django.utils.translation import gettext
+
+        return gettext(message)
+    except ImproperlyConfigured:
+        return message
+
+
 class QueryError(ValueError):
     """A query that cannot be used, with the position (0-based offset) it is about."""
 
@@ -59,7 +71,10 @@ class QueryError(ValueError):
         self.position = position
 
     def __str__(self) -> str:
-        return f"{self.message} (at character {self.position + 1})"
+        return _("%(message)s (at character %(n)s)") % {
+            "message": self.message,
+            "n": self.position + 1,
+        }
 
     def pointer(self, query: str) -> str:
         """The query with a caret under the offending character, for plain-text errors."""
@@ -231,7 +246,7 @@ def tokenize(query: str) -> list[Token]:
             if end < 0 and close != '"':
                 end = query.find('"', i + 1)
             if end < 0:
-                raise QueryError("this quote is never closed", i)
+                raise QueryError(_("this quote is never closed"), i)
             tokens.append(Token("phrase", query[i + 1 : end], i))
             i = end + 1
         elif c == "-" and i + 1 < n and not query[i + 1].isspace() and query[i + 1] != "-":
@@ -249,7 +264,8 @@ def tokenize(query: str) -> list[Token]:
             elif ":" in word and word.split(":", 1)[0].isalpha() and not word.startswith("http"):
                 name = word.split(":", 1)[0]
                 raise QueryError(
-                    f"unknown filter '{name}:'; the filters are {', '.join(f + ':' for f in FIELDS)}",
+                    _("unknown filter '%(name)s:'; the filters are %(filters)s")
+                    % {"name": name, "filters": ", ".join(f + ":" for f in FIELDS)},
                     i,
                 )
             else:
@@ -288,13 +304,13 @@ class _Parser:
 
     def parse(self) -> Node:
         if not self.tokens:
-            raise QueryError("the query is empty", 0)
+            raise QueryError(_("the query is empty"), 0)
         node = self.parse_or()
         token = self.peek()
         if token is not None:
             if token.kind == "rparen":
-                raise QueryError("this parenthesis closes nothing", token.pos)
-            raise QueryError(f"unexpected '{token.value}'", token.pos)
+                raise QueryError(_("this parenthesis closes nothing"), token.pos)
+            raise QueryError(_("unexpected '%(text)s'") % {"text": token.value}, token.pos)
         return node
 
     def parse_or(self) -> Node:
@@ -303,7 +319,7 @@ class _Parser:
         while (token := self.peek()) is not None and token.kind == "or":
             self.take()
             if self.peek() is None or self.peek().kind in ("rparen", "or", "and"):  # type: ignore[union-attr]
-                raise QueryError("OR needs a term on its right", token.pos)
+                raise QueryError(_("%(op)s needs a term on its right") % {"op": "OR"}, token.pos)
             children.append(self.parse_and())
         return children[0] if len(children) == 1 else Or(first.pos, tuple(children))
 
@@ -314,18 +330,20 @@ class _Parser:
             if token.kind == "and":
                 self.take()
                 if self.peek() is None or self.peek().kind in ("rparen", "or", "and"):  # type: ignore[union-attr]
-                    raise QueryError("AND needs a term on its right", token.pos)
+                    raise QueryError(
+                        _("%(op)s needs a term on its right") % {"op": "AND"}, token.pos
+                    )
             children.append(self.parse_unary())
         return children[0] if len(children) == 1 else And(first.pos, tuple(children))
 
     def parse_unary(self) -> Node:
         token = self.peek()
         if token is None:
-            raise QueryError("the query ends where a term was expected", len(self.query))
+            raise QueryError(_("the query ends where a term was expected"), len(self.query))
         if token.kind in ("not", "minus"):
             self.take()
             if self.peek() is None:
-                raise QueryError(f"{token.value} needs a term after it", token.pos)
+                raise QueryError(_("%(op)s needs a term after it") % {"op": token.value}, token.pos)
             return Not(token.pos, self.parse_unary())
         return self.parse_primary()
 
@@ -333,63 +351,73 @@ class _Parser:
         token = self.take()
         if token.kind == "lparen":
             if self.peek() is None:
-                raise QueryError("this parenthesis is never closed", token.pos)
+                raise QueryError(_("this parenthesis is never closed"), token.pos)
             if self.peek().kind == "rparen":  # type: ignore[union-attr]
-                raise QueryError("empty parentheses", token.pos)
+                raise QueryError(_("empty parentheses"), token.pos)
             node = self.parse_or()
             closing = self.peek()
             if closing is None or closing.kind != "rparen":
-                raise QueryError("this parenthesis is never closed", token.pos)
+                raise QueryError(_("this parenthesis is never closed"), token.pos)
             self.take()
             return node
         if token.kind == "rparen":
-            raise QueryError("this parenthesis closes nothing", token.pos)
+            raise QueryError(_("this parenthesis closes nothing"), token.pos)
         if token.kind in ("and", "or"):
-            raise QueryError(f"{token.value} needs a term on its left", token.pos)
+            raise QueryError(_("%(op)s needs a term on its left") % {"op": token.value}, token.pos)
         self.terms += 1
         if self.terms > MAX_TERMS:
-            raise QueryError(f"more than {MAX_TERMS} terms: split this monitor", token.pos)
+            raise QueryError(
+                _("more than %(n)s terms: split this monitor") % {"n": MAX_TERMS}, token.pos
+            )
         if token.kind == "field":
             return self.field(token)
         if token.kind == "phrase":
             text = normalise(token.value).strip()
             if not text:
-                raise QueryError("this phrase has no word in it", token.pos)
+                raise QueryError(_("this phrase has no word in it"), token.pos)
             kind = "phrase" if " " in text else _term_kind(text)
             return Term(token.pos, kind, text)
         text = normalise(token.value).strip()
         if not text:
-            raise QueryError(f"'{token.value}' has no letter or digit to search", token.pos)
+            raise QueryError(
+                _("'%(text)s' has no letter or digit to search") % {"text": token.value}, token.pos
+            )
         if " " in text:
             # "l'aéroport", "RER-B", "star-rennes.bsky.social": one word typed, several tokens.
             return Term(token.pos, "phrase", text)
         return Term(token.pos, _term_kind(text), text)
 
     def field(self, token: Token) -> Node:
-        name, _, raw = token.value.partition(":")
+        name, _colon, raw = token.value.partition(":")
         name = name.lower()
         value_pos = token.pos + len(name) + 1
         if not raw:
-            raise QueryError(f"{name}: needs a value", value_pos)
+            raise QueryError(_("%(name)s: needs a value") % {"name": name}, value_pos)
         value = fold(raw)
         if name == "lang":
             if not re.fullmatch(r"[a-z]{2,3}", value):
-                raise QueryError("lang: takes a language code such as fr or en", value_pos)
+                raise QueryError(_("lang: takes a language code such as fr or en"), value_pos)
         elif name == "network":
             if value not in NETWORKS:
                 raise QueryError(
-                    f"unknown network '{raw}'; the networks are {', '.join(NETWORKS)}", value_pos
+                    _("unknown network '%(value)s'; the networks are %(choices)s")
+                    % {"value": raw, "choices": ", ".join(NETWORKS)},
+                    value_pos,
                 )
         elif name == "intent":
             if value not in self.intents:
                 raise QueryError(
-                    f"unknown intent '{raw}'; the intents are {', '.join(sorted(self.intents))}",
+                    _("unknown intent '%(value)s'; the intents are %(choices)s")
+                    % {"value": raw, "choices": ", ".join(sorted(self.intents))},
                     value_pos,
                 )
         elif name == "line":
             resolved = self.context.resolve_line(raw)
             if resolved is None:
-                raise QueryError(f"no line '{raw}' in this organisation's network", value_pos)
+                raise QueryError(
+                    _("no line '%(line)s' in this organisation's network") % {"line": raw},
+                    value_pos,
+                )
             value = resolved
         return Field(token.pos, name, value)
 
@@ -449,17 +477,21 @@ def check_selective(node: Node, query: str) -> set[tuple[str, str]]:
     keys = anchors(node)
     if keys is None:
         raise QueryError(
-            "this query would match nearly every message: it needs at least one word, "
-            "phrase, hashtag, mention or line that every match contains (a NOT or a filter "
-            "such as lang: alone selects almost everything)",
+            _(
+                "this query would match nearly every message: it needs at least one word, "
+                "phrase, hashtag, mention or line that every match contains (a NOT or a filter "
+                "such as lang: alone selects almost everything)"
+            ),
             node.pos,
         )
     common = sorted(k[1] for k in keys if _too_common(k))
     if common:
         raise QueryError(
-            "this query would match nearly every message: "
-            + ", ".join(f"'{c}'" for c in common)
-            + " appear(s) in most messages; add a more specific word with AND",
+            _(
+                "this query would match nearly every message: %(words)s appear(s) in most "
+                "messages; add a more specific word with AND"
+            )
+            % {"words": ", ".join(f"'{c}'" for c in common)},
             node.pos,
         )
     return keys
@@ -512,7 +544,8 @@ def parse(query: str, context: Context | None = None) -> Node:
     """Parse and check a query; raises QueryError with the position of the problem."""
     if len(query) > MAX_QUERY_LENGTH:
         raise QueryError(
-            f"the query is longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH
+            _("the query is longer than %(n)s characters") % {"n": MAX_QUERY_LENGTH},
+            MAX_QUERY_LENGTH,
         )
     node = _Parser(query, context or Context()).parse()
     check_selective(node, query)

@@ -1,6 +1,7 @@
 """The monitor query language: parsing, errors with positions, refusals."""
 
 import pytest
+from django.utils import translation
 
 from relais.listening.query import Context, QueryError, normalise, parse, to_json
 
@@ -8,6 +9,13 @@ CTX = Context(
     resolve_line=lambda v: {"c4": "0004", "0004": "0004", "a": "1001"}.get(v.lower()),
     intents=["question", "complaint", "praise"],
 )
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages are translated; these tests read the English ones."""
+    with translation.override("en"):
+        yield
 
 
 def tree(q):

@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from relais.channels.ingest import ingest
@@ -48,8 +49,10 @@ def test_a_bad_query_is_shown_with_its_position_and_nothing_is_saved(personas, c
     )
     assert response.status_code == 400
     html = response.content.decode()
-    assert "caractère 21" in html or "character 21" in html  # the OR with nothing after it
+    assert "caractère 21" in html  # the OR with nothing after it (French, the default)
+    assert "OR demande un terme à sa droite" in html
     assert "<mark>" in html
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     response = client.post(reverse("listening:monitor_new"), FORM | {"query": "NOT bombe"})
     assert "would match nearly every message" in response.content.decode()
     response = client.post(reverse("listening:monitor_new"), FORM | {"query": "line:Z99 bombe"})
