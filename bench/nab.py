@@ -297,24 +297,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-#: The detector with parts switched off (ablation), then with one setting moved
-#: (sensitivity). "relais" itself is the default of relais.listening.detector.
-_ONE_SCALE = {
+#: The detector with parts switched off (ablation, each line adds one part to the one
+#: before; "relais" itself, the defaults of relais.listening.detector, adds robust
+#: learning), then with one setting moved (sensitivity).
+_BARE = {
     "scales": [1],
     "season_slots": 0,
     "calibrate": False,
     "refractory": 0.0,
     "min_count": 0.0,
+    "min_z": 0.0,
+    "clip": 0.0,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
-    "relais-A-ewgauss-fast": {**_ONE_SCALE, "alpha": 0.02},
-    "relais-B-slow-baseline": {**_ONE_SCALE},
-    "relais-C-+daily-cycle": {**_ONE_SCALE, "season_slots": 24},
-    "relais-D-+calibration": {**_ONE_SCALE, "season_slots": 24, "calibrate": True},
-    "relais-E-+5-scales": {"refractory": 0.0, "min_count": 0.0},
-    "relais-F-+refractory": {"min_count": 0.0},
-    "relais-T3.8": {"evidence_threshold": 3.8},
-    "relais-T4.2": {"evidence_threshold": 4.2},
+    "relais-A-ewgauss-fast": {**_BARE, "alpha": 0.02},
+    "relais-B-slow-baseline": {**_BARE},
+    "relais-C-+daily-cycle": {**_BARE, "season_slots": 24},
+    "relais-D-+calibration": {**_BARE, "season_slots": 24, "calibrate": True},
+    "relais-E-+5-scales": {"refractory": 0.0, "min_count": 0.0, "min_z": 0.0, "clip": 0.0},
+    "relais-F-+refractory": {"min_count": 0.0, "min_z": 0.0, "clip": 0.0},
+    "relais-G-+min-count-min-z": {"clip": 0.0},
+    "relais-T3.5": {"evidence_threshold": 3.5},
+    "relais-T4.5": {"evidence_threshold": 4.5},
     "relais-refractory12h": {"refractory": 43200.0},
     "relais-refractory48h": {"refractory": 172800.0},
     "relais-escalation2": {"escalation": 2.0},
@@ -323,6 +327,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "relais-qstep.02": {"quantile_step": 0.02},
     "relais-qstep.1": {"quantile_step": 0.1},
     "relais-12slots": {"season_slots": 12},
+    "relais-min_z4": {"min_z": 4.0},
 }
 
 

@@ -17,19 +17,24 @@ How a bucket is scored (docs/decisions/0004-burst-detector.md says why):
    Poisson counts its variance is about 1/4 whatever the rate), so that one model serves
    a series of 2 messages an hour and one of 2,000.
 2. **Baseline with a daily cycle.** Per scale, an exponentially weighted level of y and a
-   correction per hour of the day (UTC) give the expected y; the residual's variance is
-   tracked the same way (never below the Poisson 1/4). z = (y - expected) / sd.
+   correction per hour of the day (UTC; trusted as the hour gathers data) give the
+   expected y; the residual's variance is tracked the same way, never below the Poisson
+   1/4. z = (y - expected) / sd. Learning is robust: the residual it learns from is
+   clipped to 3 sd, so that a burst moves neither the baseline nor the variance more
+   than a 3-sigma bucket would, and the detector stays sharp after a burst.
 3. **Calibration per series.** Each scale's z is divided by a running high quantile of
-   that series' own z (p = 0.999, stochastic quantile tracking): a series used to
-   10-sigma spikes (a big brand) needs more to alert than a quiet one. The evidence e is
-   the sum of the scales' calibrated z: a sudden burst shows on the short scales within
-   a bucket, a slow swell on the long ones.
+   that series' own z (p = 0.999, stochastic quantile tracking, starting at 3): a series
+   used to 10-sigma spikes (a big brand) needs more to alert than a quiet one. The
+   evidence e is the sum of the scales' calibrated z: a sudden burst shows on the short
+   scales within a bucket, a slow swell on the long ones.
 4. **Score and alert policy.** score = e / (e + T) lies in [0, 1) and reaches
-   ``ALERT_THRESHOLD`` (0.5) exactly when e reaches T. After an alert the same series
-   does not alert again for ``refractory`` seconds (24 h) unless the evidence is
-   ``escalation`` (1.5) times that of the alert: scores in between are halved, which
-   keeps them under the threshold. A bucket with fewer than ``min_count`` messages never
-   alerts (two messages after a silent night are not a crisis).
+   ``ALERT_THRESHOLD`` (0.5) exactly when e reaches T (4). A bucket with e >= T is an
+   alert unless (its score is then halved, which keeps it under the threshold):
+   it holds fewer than ``min_count`` (5) messages, or no scale is ``min_z`` (5) standard
+   deviations up (calibration alone would make the rarest buckets of a flat, purely
+   random series look like bursts); or it comes within ``refractory`` seconds (24 h) of
+   the last alert without beating ``escalation`` (1.5) times the evidence peak of the
+   alerted burst (one page per burst, again only if something much bigger happens).
 
 Missing buckets (a gap between timestamps longer than the bucket width, learnt from the
 first two calls or given as ``bucket_seconds``) are counted as empty buckets, at most
@@ -41,7 +46,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-VERSION = 2
+VERSION = 3  # a state of another version is refused: start from new_state()
 
 #: A bucket whose score is at or above this is a burst.
 ALERT_THRESHOLD: float = 0.5
@@ -60,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "refractory": 86400.0,  # seconds after an alert during which repeats are muted
     "escalation": 1.5,  # ...unless the evidence is this many times the alert's
     "min_count": 5.0,  # a bucket with fewer messages never alerts
+    "min_z": 5.0,  # nor one where no scale is at least this many standard deviations up
+    "season_prior": 12.0,  # buckets of an hour slot before its correction counts for half
+    "clip": 3.0,  # learning sees residuals clipped to this many standard deviations
     "bucket_seconds": 0.0,  # 0: learnt from the first gap between timestamps
     "max_fill": 36,  # empty buckets filled in for a gap, at most
 }
@@ -108,6 +116,7 @@ def new_state(**params: Any) -> dict[str, Any]:
         "cnt": [0] * slots,  # buckets seen per slot
         "alert_t": None,  # time and evidence of the last alert
         "alert_e": 0.0,
+        "alert_open": False,  # the alerted burst is still going on
         "e": 0.0,  # evidence of the last bucket
         "x": 0.0,  # expected count of the last bucket (one-bucket scale)
         "last": 0.0,  # score of the last bucket
@@ -195,13 +204,15 @@ def _update(st: dict[str, Any], x: float, ts: float, *, score: bool) -> float:
     n = st["n"]
     slots = p["season_slots"]
     slot = int((ts % 86400) // (86400 // slots)) if slots else 0
-    seasonal = slots > 0 and st["cnt"][slot] >= 3
+    seen = st["cnt"][slot] if slots else 0
+    shrink = seen / (seen + p["season_prior"]) if seen else 0.0  # trusted as data comes
     alpha = max(p["alpha"], 1.0 / (n + 1))
     warm = p["warmup"]
-    qp, qstep, calibrate = p["quantile"], p["quantile_step"], p["calibrate"]
+    qp, qstep, calibrate, clip = p["quantile"], p["quantile_step"], p["calibrate"], p["clip"]
     m, s2, q, prof = st["m"], st["s2"], st["q"], st["prof"]
     nbuf = len(buf)
     evidence = 0.0
+    z_max = 0.0
     for j, k in enumerate(scales):
         have = k if nbuf >= k else nbuf
         total = sum(buf[-have:]) if have > 1 else x
@@ -210,24 +221,36 @@ def _update(st: dict[str, Any], x: float, ts: float, *, score: bool) -> float:
         y = math.sqrt(total + 0.375)
         if n == 0:
             m[j] = y
-        expected = m[j] + (prof[j][slot] if seasonal else 0.0)
+        expected = m[j] + shrink * prof[j][slot] if slots else m[j]
         resid = y - expected
+        sd = math.sqrt(s2[j] if s2[j] > _POISSON_VAR else _POISSON_VAR)
         if n >= warm + k:
-            z = resid / math.sqrt(s2[j] if s2[j] > _POISSON_VAR else _POISSON_VAR)
+            z = resid / sd
             if z > 0:
                 evidence += z / q[j] if calibrate else z
+                if z > z_max:
+                    z_max = z
             # calibrating quantile of this series' z on this scale
             q[j] += qstep * ((1.0 if z > q[j] else 0.0) - (1.0 - qp))
             if q[j] < _Q_FLOOR:
                 q[j] = _Q_FLOOR
         if j == 0:
             st["x"] = max(0.0, expected * expected - 0.375)
-        # learn
+        # learn, from a clipped residual once the scale is warm: a burst moves the
+        # baseline and the variance no more than a 3-sigma bucket would
+        if clip and n >= warm + k:
+            limit = clip * sd
+            if resid > limit:
+                y -= resid - limit
+                resid = limit
+            elif resid < -limit:
+                y -= resid + limit
+                resid = -limit
         m[j] += alpha * resid
         s2[j] = (1.0 - alpha) * (s2[j] + alpha * resid * resid)
         if slots:
-            c = st["cnt"][slot]
-            rate = p["season_alpha"] if c >= 3 else 1.0 / (c + 1)
+            # the slot's mean offset, then an exponentially weighted one
+            rate = max(p["season_alpha"], 1.0 / (seen + 1))
             prof[j][slot] += rate * ((y - m[j]) - prof[j][slot])
     if slots:
         st["cnt"][slot] += 1
@@ -239,15 +262,22 @@ def _update(st: dict[str, Any], x: float, ts: float, *, score: bool) -> float:
     result = evidence / (evidence + threshold) if evidence > 0 else 0.0
     if evidence >= threshold:
         alert_t = st["alert_t"]
-        if x < p["min_count"]:
-            result *= 0.5
+        if x < p["min_count"] or z_max < p["min_z"]:
+            result *= 0.5  # too few messages, or nothing statistically remarkable
         elif (
             alert_t is not None
             and ts - alert_t < p["refractory"]
             and evidence < p["escalation"] * st["alert_e"]
         ):
-            result *= 0.5  # the same burst, or one no stronger, within the refractory time
+            # the alerted burst going on, or another no stronger within the refractory
+            # time. An escalation must beat the alerted burst's peak evidence.
+            result *= 0.5
+            if st["alert_open"] and evidence > st["alert_e"]:
+                st["alert_e"] = evidence
         else:
             st["alert_t"] = ts
             st["alert_e"] = evidence
+            st["alert_open"] = True
+    else:
+        st["alert_open"] = False  # the alerted burst is over: its peak is kept
     return result
