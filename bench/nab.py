@@ -203,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also score the detector's variants (ablation, sensitivity) and a two-fold check",
     )
     parser.add_argument("--timing-calls", type=int, default=100_000)
+    parser.add_argument("--timing-only", action="store_true", help="only the per-call cost")
     args = parser.parse_args(argv)
 
     if not (args.data / "realTweets").is_dir():
@@ -211,6 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpus = load_corpus(args.data)
     num_windows = sum(len(s.windows) for s in corpus)
     table, thresholds = published(args.data)
+    if args.timing_only:
+        timing = time_score_bucket(corpus, args.timing_calls)
+        print(
+            f"score_bucket: {timing['us_per_call_best']:.1f} µs per call (best of 5 runs of"
+            f" {args.timing_calls:,} calls; median {timing['us_per_call_median']:.1f}),"
+            f" state {timing['state_json_bytes']:,} bytes as JSON"
+        )
+        return 0
     print(
         f"NAB realTweets: {len(corpus)} series, {sum(len(s.values) for s in corpus):,} rows, {num_windows} windows"
     )
