@@ -96,6 +96,16 @@ def test_one_minute_buckets_flag_a_burst_within_two_minutes():
     assert max(scores[360:362]) >= ALERT_THRESHOLD
 
 
+def test_strike_morning_quiet_hours_then_hundreds_of_mentions():
+    # Scenario S1's shape on 1-minute buckets: a few mentions an hour through the night
+    # (a new monitor, no history), then hundreds an hour from 06:40.
+    night = flat(6 * 60 + 40, 3 / 60, seed=11)
+    morning = [poisson(random.Random(12 + i), 6.0) for i in range(10)]
+    scores, _ = run(night + morning, step=60.0)
+    assert max(scores[: len(night)]) < ALERT_THRESHOLD
+    assert max(scores[len(night) : len(night) + 3]) >= ALERT_THRESHOLD
+
+
 def test_a_burst_alerts_once_then_again_only_if_stronger_or_after_the_refractory_time():
     base = flat(2 * 288, 10.0, seed=3)
     quiet = flat(24, 10.0, seed=4)
