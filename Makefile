@@ -105,6 +105,8 @@ bench: install
 	$(PY) bench/triage_speed.py
 	@if [ -d ../shared/data ]; then $(PY) bench/triage_quality.py --data ../shared/data; \
 	 else echo "bench/triage_quality.py needs ../shared/data (the labelled public sets): skipped"; fi
+	@if [ -d ../shared/data/nab ]; then $(PY) bench/nab.py --data ../shared/data/nab --out $${TMPDIR:-/tmp}/relais-nab; \
+	 else echo "bench/nab.py needs ../shared/data/nab (the NAB corpus): skipped"; fi
 
 # --- checks -------------------------------------------------------------------------------
 
