@@ -49,6 +49,10 @@ LATENESS = timedelta(seconds=20)
 MAX_CATCH_UP = timedelta(hours=6)
 # A new burst on a monitor within this time of an open alert's last bucket extends it.
 ALERT_COOLDOWN = timedelta(minutes=30)
+# After an alert, the next buckets belong to the same burst while they hold at least this
+# many messages and this many times the usual volume per bucket.
+CONTINUE_MIN_COUNT = 3
+CONTINUE_FACTOR = 3.0
 
 
 # --- monitors ------------------------------------------------------------------------------
@@ -244,7 +248,9 @@ def _close_organization(org_id: int, *, at: datetime) -> list[Alert]:
             if bucket is not None:
                 bucket.score = score
                 scored.append(bucket)
-            if score >= detector.ALERT_THRESHOLD and series.kind == SeriesKind.MONITOR:
+            if series.kind == SeriesKind.MONITOR and (
+                score >= detector.ALERT_THRESHOLD or value >= CONTINUE_MIN_COUNT
+            ):
                 bursts.append((series, t, score, value))
             t += step
         series.state, series.closed_until = state, t
@@ -252,10 +258,38 @@ def _close_organization(org_id: int, *, at: datetime) -> list[Alert]:
     update_rows(VolumeBucket, scored, ["score"])
     raised = []
     for series, start, score, value in bursts:
-        alert = _burst(series, start=start, score=score, count=value, at=at)
-        if alert is not None:
-            raised.append(alert)
+        if score >= detector.ALERT_THRESHOLD:
+            alert = _burst(series, start=start, score=score, count=value, at=at)
+            if alert is not None:
+                raised.append(alert)
+        else:
+            _continue_burst(series, start=start, score=score, count=value)
     return raised
+
+
+def _continue_burst(series: Series, *, start: datetime, score: float, count: int) -> None:
+    """The bucket right after an alert's last one, still well above the usual volume, is
+    the same burst going on (the detector pages once per burst: it does not flag it)."""
+    step = timedelta(seconds=series.granularity)
+    alert = (
+        Alert.objects.select_for_update()
+        .filter(
+            monitor_id=int(series.key),
+            granularity=series.granularity,
+            state__in=[AlertState.OPEN, AlertState.ACKNOWLEDGED],
+            last_bucket_start=start - step,
+        )
+        .first()
+    )
+    if alert is None or count < max(CONTINUE_MIN_COUNT, CONTINUE_FACTOR * alert.baseline):
+        return
+    alert.count += count
+    alert.last_bucket_start = start
+    alert.score = max(alert.score, score)
+    alert.top_authors = selectors.top_authors(
+        monitor_id=alert.monitor_id, start=alert.bucket_start, end=start + step
+    )
+    alert.save(update_fields=["count", "last_bucket_start", "score", "top_authors"])
 
 
 def _burst(
