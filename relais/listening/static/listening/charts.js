@@ -10,7 +10,9 @@
     data.points.forEach(function (p) {
       xs.push(p.t);
       counts.push(p.count);
-      bursts.push(p.score !== null && p.score >= data.threshold ? p.count : null);
+      // A bucket the detector flagged, or (on an alert page) one of the alert's buckets.
+      var inAlert = data.burst && p.t >= data.burst[0] && p.t < data.burst[1];
+      bursts.push((p.score !== null && p.score >= data.threshold) || inAlert ? p.count : null);
     });
     var bars = uPlot.paths.bars({ size: [0.9, 40] });
     var opts = {
