@@ -32,7 +32,10 @@ def test_demo_setup_is_idempotent(db, capsys):
     call_command("demo", "--setup-only")
     call_command("demo", "--setup-only")
     org = Organization.objects.get(slug=DEMO_SLUG)
-    assert ChannelAccount.objects.filter(organization=org).count() == 3
+    # Three accounts of the operator, and the listening part's keyword search stream.
+    assert ChannelAccount.objects.filter(organization=org).count() == 4
+    assert ChannelAccount.objects.filter(organization=org, config__listening=True).count() == 1
+    assert org.monitors.count() == 2
     assert set(
         ChannelAccount.objects.filter(organization=org).values_list("network", flat=True)
     ) == {"x", "facebook", "bluesky"}

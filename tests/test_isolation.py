@@ -58,18 +58,47 @@ def _ids(world) -> dict[str, Any]:
         "target_id": world.target.pk,
         "other_incident_id": world.other_incident.pk,
         "external_id": "OPS-1",  # both organisations' operator systems use it
+        **_listening_ids(world, p.org, p.supervisor),
     }
 
 
 def _own_ids(world) -> dict[str, Any]:
-    """The same names, pointing at the outsider's own objects (the control tests)."""
-    return _ids(world) | {
+    """The same placeholders pointing at the outsider's own organisation's objects."""
+    p = world.personas
+    return {
         "conversation_id": world.other_conversation.pk,
         "incident_id": world.other_incident.pk,
         "template_id": world.other_template.pk,
         "publication_id": world.other_publication.pk,
         "target_id": world.other_target.pk,
+        **_listening_ids(world, p.other_org, p.outsider),
     }
+
+
+def _listening_ids(world, org, membership) -> dict[str, Any]:
+    """A monitor and a burst alert in `org` (made once per world)."""
+    cache = world.__dict__.setdefault("_listening", {})
+    if org.pk not in cache:
+        from relais.common.timeutils import now
+        from relais.listening.actions import monitor_create
+        from relais.listening.models import Alert
+
+        monitor = monitor_create(
+            membership=membership, name=f"Rumour {org.slug}", query_text=f"bombe {org.slug}"
+        )
+        at = now()
+        alert = Alert.objects.create(
+            organization=org,
+            monitor=monitor,
+            granularity=60,
+            bucket_start=at,
+            last_bucket_start=at,
+            score=0.9,
+            count=12,
+            created_at=at,
+        )
+        cache[org.pk] = {"monitor_id": monitor.pk, "alert_id": alert.pk}
+    return cache[org.pk]
 
 
 def _fill(value: Any, ids: dict[str, Any]) -> Any:
@@ -97,6 +126,15 @@ API_CALLS = [
     Call("POST", "/api/conversations/{conversation_id}/close"),
     Call("POST", "/api/conversations/{conversation_id}/reopen"),
     Call("POST", "/api/conversations/{conversation_id}/notes", {"text": "psst"}),
+    Call("GET", "/api/listening/monitors/{monitor_id}"),
+    Call("PUT", "/api/listening/monitors/{monitor_id}", {"name": "Mine", "query": "bombe gare"}),
+    Call("DELETE", "/api/listening/monitors/{monitor_id}"),
+    Call("GET", "/api/listening/monitors/{monitor_id}/volume"),
+    Call("GET", "/api/listening/monitors/{monitor_id}/messages"),
+    Call("GET", "/api/listening/alerts/{alert_id}"),
+    Call("POST", "/api/listening/alerts/{alert_id}/ack"),
+    Call("POST", "/api/listening/alerts/{alert_id}/close"),
+    Call("POST", "/api/listening/crisis", {"active": True, "alert_id": "{alert_id}"}),
     # Incidents, templates, publications (incidents part)
     Call("GET", "/api/incidents/{incident_id}"),
     Call("PATCH", "/api/incidents/{incident_id}", {"cause": "from elsewhere"}),
@@ -136,6 +174,8 @@ API_LISTS = [
     Call("GET", "/api/conversations", query="?status=all&team={team_id}"),
     Call("GET", "/api/conversations", query="?status=all&q=C4"),
     Call("GET", "/api/accounts"),
+    Call("GET", "/api/listening/monitors"),
+    Call("GET", "/api/listening/alerts"),
     Call("GET", "/api/incidents"),
     Call("GET", "/api/templates", query="?state=all"),
 ]
@@ -147,6 +187,12 @@ API_SIGNED = [Call("POST", "/api/webhooks/ingest/{account_id}")]
 API_ORG_SCOPED = [
     Call("POST", "/api/triage", {"text": "la C4 circule ?"}),
     Call("POST", "/api/triage/batch", [{"text": "la C4 circule ?"}]),
+]
+# Listening writes that name no object: they act on the caller's organisation only.
+API_LISTENING_ORG_SCOPED = [
+    Call("POST", "/api/listening/monitors", {"name": "Theirs", "query": "bombe gare"}),
+    Call("GET", "/api/listening/crisis"),
+    Call("POST", "/api/listening/crisis", {"active": True, "reason": "theirs"}),
 ]
 
 
@@ -177,16 +223,17 @@ def _request(client: Client, call: Call, ids: dict[str, Any], path: str):
         return client.get(path)
     if call.method == "POST":
         return post_json(client, path, _fill(call.data, ids))
-    return client.generic(
-        call.method, path, json.dumps(_fill(call.data, ids)), content_type="application/json"
-    )
+    data = json.dumps(_fill(call.data, ids)) if call.data is not None else ""
+    return client.generic(call.method, path, data, content_type="application/json")
 
 
 @pytest.fixture
 def world(personas, django_capture_on_commit_callbacks):
-    world = make_world(personas, django_capture_on_commit_callbacks)
-    add_broadcast(world, django_capture_on_commit_callbacks)
-    return world
+    made = make_world(personas, django_capture_on_commit_callbacks)
+    add_broadcast(made, django_capture_on_commit_callbacks)
+    _own_ids(made)  # listening objects of both organisations, before any db_state()
+    _ids(made)
+    return made
 
 
 AUTHS = ["token", "session", "session-tampered"]
@@ -199,7 +246,12 @@ def test_every_api_endpoint_is_covered():
     }
     covered = {
         (c.method, c.route)
-        for c in API_CALLS + API_LISTS + API_SIGNED + API_ORG_SCOPED + API_OWN_WRITES
+        for c in API_CALLS
+        + API_LISTS
+        + API_SIGNED
+        + API_ORG_SCOPED
+        + API_LISTENING_ORG_SCOPED
+        + API_OWN_WRITES
     }
     assert endpoints == covered, "add the new endpoint to API_CALLS, API_LISTS or API_SIGNED"
 
@@ -221,9 +273,9 @@ def test_api_outsider_gets_404_and_changes_nothing(world, auth, call):
 @pytest.mark.parametrize("call", API_CALLS, ids=lambda c: c.id + (f" {c.data}" if c.data else ""))
 def test_api_same_call_on_own_object_is_not_404(world, auth, call):
     """The control: the outsider's own conversation answers, so the 404 above is isolation."""
-    ids = _own_ids(world)
+    ids = _ids(world) | _own_ids(world)
     response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
-    expected = CONTROL_REFUSALS.get((call.method, call.route), (200, 201))
+    expected = CONTROL_REFUSALS.get((call.method, call.route), (200, 201, 204))
     assert response.status_code in expected, response.content
 
 
@@ -231,6 +283,7 @@ def test_api_same_call_on_own_object_is_not_404(world, auth, call):
 @pytest.mark.parametrize("call", API_LISTS, ids=lambda c: c.id)
 def test_api_lists_show_nothing_of_another_organisation(world, auth, call):
     ids = _ids(world)
+    _own_ids(world)  # the outsider's own monitor and alert exist before the call
     response = _api_client(world, auth).get(_fill(call.route, ids) + _fill(call.query, ids))
     assert response.status_code == 200
     items = response.json()["items"]
@@ -242,6 +295,9 @@ def test_api_lists_show_nothing_of_another_organisation(world, auth, call):
         assert [i["id"] for i in items] == [world.other_incident.pk]
     elif call.route == "/api/templates":
         assert [t["id"] for t in items] == [world.other_template.pk]
+    elif call.route.startswith("/api/listening/"):
+        key = "monitor_id" if call.route.endswith("monitors") else "alert_id"
+        assert [i["id"] for i in items] == [_own_ids(world)[key]]
     else:
         theirs = set(Conversation.objects.filter(organization=p.org).values_list("pk", flat=True))
         assert not theirs & {c["id"] for c in items}
@@ -574,3 +630,96 @@ def test_triage_uses_the_callers_own_network(world, call):
 
     assert lines(world.personas.agent_a) == ["C4"]
     assert lines(world.personas.outsider) == []
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+@pytest.mark.parametrize("call", API_LISTENING_ORG_SCOPED, ids=lambda c: c.id)
+def test_api_listening_writes_act_on_the_callers_organisation(world, auth, call):
+    from relais.listening.models import CrisisMode, Monitor
+
+    p = world.personas
+    ids = _ids(world)
+    theirs_before = list(Monitor.objects.filter(organization=p.org).values("pk", "name", "query"))
+    response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
+    assert response.status_code in (200, 201), response.content
+    assert list(Monitor.objects.filter(organization=p.org).values("pk", "name", "query")) == (
+        theirs_before
+    )
+    assert not CrisisMode.objects.filter(organization=p.org, active=True).exists()
+    if call.method == "POST" and call.route.endswith("monitors"):
+        assert Monitor.objects.get(pk=response.json()["id"]).organization_id == p.other_org.pk
+    if call.method == "POST" and call.route.endswith("crisis"):
+        assert CrisisMode.objects.get(organization=p.other_org).active
+
+
+# --- The listening pages ----------------------------------------------------------------
+
+LISTENING_UI_CALLS = [
+    Call("GET", "listening:monitor", kwargs=("monitor_id",)),
+    Call("GET", "listening:monitor_edit", kwargs=("monitor_id",)),
+    Call(
+        "POST",
+        "listening:monitor_edit",
+        {"name": "Mine", "query": "bombe gare", "sources": "all", "escalate_after_minutes": 5},
+        kwargs=("monitor_id",),
+    ),
+    Call("POST", "listening:monitor_delete", {}, kwargs=("monitor_id",)),
+    Call("GET", "listening:alert", kwargs=("alert_id",)),
+    Call("POST", "listening:alert_ack", {}, kwargs=("alert_id",)),
+    Call("POST", "listening:alert_close", {}, kwargs=("alert_id",)),
+    Call("POST", "listening:crisis", {"active": "1", "alert": "{alert_id}"}),
+]
+LISTENING_UI_LISTS = [
+    Call("GET", "listening:dashboard"),
+    Call("GET", "listening:alerts"),
+    Call("GET", "listening:monitor_new"),
+]
+
+
+def test_every_listening_page_is_covered():
+    from relais.listening import urls as listening_urls
+
+    names = {f"listening:{p.name}" for p in listening_urls.urlpatterns}
+    assert names == {c.route for c in LISTENING_UI_CALLS + LISTENING_UI_LISTS}
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", LISTENING_UI_CALLS, ids=lambda c: c.id)
+def test_listening_ui_outsider_gets_404_and_changes_nothing(world, session_org, call):
+    ids = _ids(world)
+    client = _ui_client(world, session_org)
+    before = db_state()
+    response = _ui_request(client, call, ids)
+    assert response.status_code == 404, response.content[:500]
+    assert "Rumour alpha" not in response.content.decode()
+    assert db_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", LISTENING_UI_CALLS, ids=lambda c: c.id)
+def test_listening_ui_same_call_on_own_object_is_not_404(world, session_org, call):
+    ids = _ids(world) | _own_ids(world)
+    response = _ui_request(_ui_client(world, session_org), call, ids)
+    assert response.status_code in (200, 302), response.content[:500]
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", LISTENING_UI_LISTS, ids=lambda c: c.id)
+def test_listening_ui_lists_show_nothing_of_another_organisation(world, session_org, call):
+    ids = _ids(world)
+    _own_ids(world)
+    response = _ui_request(_ui_client(world, session_org), call, ids)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "bombe alpha" not in html and "Rumour alpha" not in html
+    if "monitors" in response.context:
+        assert {m.organization_id for m in response.context["monitors"]} <= {
+            world.personas.other_org.pk
+        }
+    if "alerts" in response.context:
+        assert {a.organization_id for a in response.context["alerts"]} <= {
+            world.personas.other_org.pk
+        }
+    if "form" in response.context:
+        teams = [c[0] for c in response.context["form"].fields["team"].choices if c[0]]
+        assert set(teams) <= set(world.personas.other_org.teams.values_list("pk", flat=True))

@@ -14,6 +14,7 @@ from relais.channels.models import ChannelAccount
 DEMO_SLUG = "star-rennes"
 DEMO_PASSWORD = "relais-demo"  # noqa: S105 - printed on purpose: it is the demo
 SCENARIO_S1 = Path(__file__).parent / "scenarios" / "s1_strike_morning.jsonl"
+SCENARIO_S3 = Path(__file__).parent / "scenarios" / "s3_bomb_rumour.jsonl"
 GTFS_DIR = Path(__file__).parent / "data" / "gtfs" / "star_rennes"
 
 PEOPLE = [
@@ -87,6 +88,9 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
         from relais.transit.gtfs import import_feed
 
         import_feed(organization=org, path=GTFS_DIR)
+    from relais.listening.demo import load_listening_demo
+
+    load_listening_demo(organization=org, teams=teams)
     from relais.demo.wording import load_templates  # incidents part: approved templates
 
     load_templates(org)

@@ -96,7 +96,7 @@ def test_play_into_sandbox_accounts_threads_replies(
     with django_capture_on_commit_callbacks(execute=True):
         result = play(load_scenario(path), organization=info.organization, speed=0)
     assert (result.played, result.skipped) == (4, 0)
-    x = ChannelAccount.objects.get(organization=info.organization, network="x")
+    x = ChannelAccount.objects.get(organization=info.organization, network="x", kind="sandbox")
     # On the sandbox network: the reply chain hangs under the first post.
     root = SandboxPost.objects.get(account=x, text="@STAR_Rennes la C4 ?")
     assert SandboxPost.objects.filter(thread_root=root).count() == 2
@@ -105,6 +105,8 @@ def test_play_into_sandbox_accounts_threads_replies(
     assert Conversation.objects.get(contact=ana).message_count == 2
     assert Conversation.objects.filter(is_private=True, account__network="bluesky").count() == 1
     assert Message.objects.count() == 4
+    # None went to the demo's listening source (no line is marked "source": "search").
+    assert not Message.objects.filter(account__config__listening=True).exists()
 
 
 def test_replay_command_at_full_speed(db, django_capture_on_commit_callbacks):
@@ -164,3 +166,24 @@ def test_replay_into_a_non_sandbox_account_threads_by_root(
     with django_capture_on_commit_callbacks(execute=True):
         play(load_scenario(path), organization=personas.org, speed=0)
     assert Conversation.objects.get(contact__handle="ana").message_count == 2
+
+
+def test_search_lines_go_to_the_listening_source(db, tmp_path, django_capture_on_commit_callbacks):
+    info = load_demo()
+    path = tmp_path / "search.jsonl"
+    line = {
+        "at": 0,
+        "id": "q1",
+        "network": "x",
+        "kind": "mention",
+        "author": {"handle": "dan", "reach": 5},
+        "text": "alerte à la bombe à l'aéroport de Rennes",
+        "source": "search",
+    }
+    path.write_text(json.dumps(line))
+    with django_capture_on_commit_callbacks(execute=True):
+        play(load_scenario(path), organization=info.organization, speed=0)
+    process_pending()
+    message = Message.objects.get()
+    assert message.account.config.get("listening") is True
+    assert message.conversation.status == "closed"  # not addressed to us: not in the inbox

@@ -38,8 +38,14 @@ def _accounts_by_network(organization: Organization) -> dict[str, ChannelAccount
         raise ScenarioError(f"organisation {organization.slug} has no account to play into")
     mapping: dict[str, ChannelAccount] = {}
     for account in accounts:
+        # A listening source (a keyword search stream) receives the lines marked
+        # "source": "search"; the organisation's own accounts receive the others.
+        if (account.config or {}).get("listening"):
+            mapping.setdefault(f"search:{account.network}", account)
+            continue
         mapping.setdefault(account.network, account)
-    mapping["*"] = accounts[0]
+    own = [a for a in accounts if not (a.config or {}).get("listening")]
+    mapping["*"] = (own or accounts)[0]
     return mapping
 
 
@@ -70,6 +76,8 @@ def play(
             if wait > 0:
                 sleep(wait)
         account = accounts.get(line.network, accounts["*"])
+        if line.raw.get("source") == "search":
+            account = accounts.get(f"search:{line.network}", account)
         roots[line.id] = roots.get(line.reply_to, line.reply_to) if line.reply_to else line.id
         try:
             if account.kind == "sandbox":

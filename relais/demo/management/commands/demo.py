@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 from relais.connectors.replay.connector import load_scenario
 from relais.connectors.replay.player import play
-from relais.demo.setup import DEMO_PASSWORD, SCENARIO_S1, load_demo
+from relais.demo.setup import DEMO_PASSWORD, SCENARIO_S1, SCENARIO_S3, load_demo
 
 
 class Command(BaseCommand):
@@ -25,6 +25,12 @@ class Command(BaseCommand):
             help="scenario speed (30: the 5-hour morning in about 11 minutes)",
         )
         parser.add_argument("--no-replay", action="store_true")
+        parser.add_argument(
+            "--scenario",
+            choices=["s1", "s3"],
+            default="s1",
+            help="s1: strike morning; s3: a bomb-alert rumour at the airport (listening)",
+        )
         parser.add_argument(
             "--reset", action="store_true", help="delete the demo organisation first"
         )
@@ -43,9 +49,11 @@ class Command(BaseCommand):
         if options["setup_only"]:
             return
         if not options["no_replay"]:
-            scenario = load_scenario(SCENARIO_S1)
+            path = SCENARIO_S3 if options["scenario"] == "s3" else SCENARIO_S1
+            scenario = load_scenario(path)
             self.stdout.write(
-                f"Playing scenario S1 ({len(scenario.lines)} messages) at x{options['speed']:g}."
+                f"Playing scenario {scenario.meta.get('scenario', 'S1')} "
+                f"({len(scenario.lines)} messages) at x{options['speed']:g}."
             )
 
             def _play() -> None:

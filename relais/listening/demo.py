@@ -1,0 +1,62 @@
+"""The listening part of the demo organisation: a keyword search stream, two monitors and
+an on-call rota (called by relais.demo.setup.load_demo)."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from relais.accounts.models import Membership, Organization, Team
+from relais.channels.models import ChannelAccount
+
+MONITORS = [
+    # name, query, team slug
+    (
+        "Rumeur aéroport",
+        '("alerte à la bombe" OR bombe OR bomb OR "colis suspect" OR "bagage abandonné") '
+        'AND (aéroport OR airport OR "saint-jacques")',
+        "press",
+    ),
+    ("Grève", 'grève OR greve OR strike OR "mouvement social" OR #grevestar', "care"),
+]
+# user name, team slug: on call round the clock, every day, in this order.
+ON_CALL = [("claire", "press"), ("nina", "press"), ("lea", "care")]
+
+
+def load_listening_demo(*, organization: Organization, teams: dict[str, Team]) -> None:
+    from relais.care.models import Shift
+    from relais.listening import actions
+    from relais.listening.models import Monitor
+
+    ChannelAccount.objects.get_or_create(
+        organization=organization,
+        kind="replay",
+        handle="search-rennes",
+        defaults={
+            "network": "x",
+            "name": "Recherche X « Rennes aéroport »",
+            "config": {"listening": True, "search": "Rennes (aéroport OR airport OR STAR)"},
+        },
+    )
+    admin = Membership.objects.filter(organization=organization, role="admin").first()
+    if admin is not None:
+        for name, query, team in MONITORS:
+            if not Monitor.objects.filter(organization=organization, name=name).exists():
+                actions.monitor_create(
+                    membership=admin, name=name, query_text=query, team=teams.get(team)
+                )
+    for username, team in ON_CALL:
+        member = Membership.objects.filter(
+            organization=organization, user__username=username
+        ).first()
+        if member is None or team not in teams:
+            continue
+        for day in range(7):
+            Shift.objects.get_or_create(
+                organization=organization,
+                team=teams[team],
+                user=member.user,
+                weekday=day,
+                starts=time(0, 0),
+                ends=time(0, 0),
+                defaults={"on_call": True},
+            )
