@@ -264,3 +264,19 @@ def test_suggestions_by_line_and_time(personas, django_capture_on_commit_callbac
     # And the other way: the incident page suggests the conversation.
     assert conversation in selectors.suggested_conversations(incident=everywhere)
     assert selectors.suggested_conversations(incident=on_a) == []  # already linked
+
+
+def test_listening_crisis_switch_opens_the_incident(personas, django_capture_on_commit_callbacks):
+    """Through the listening part's own switch (the signal leaves on commit)."""
+    from relais.listening.actions import crisis_switch
+
+    with django_capture_on_commit_callbacks(execute=True):
+        crisis_switch(
+            organization=personas.org,
+            active=True,
+            by_user_id=personas.supervisor.user_id,
+            reason="alerte à la bombe aéroport",
+        )
+    incident = Incident.objects.get()
+    assert (incident.type, incident.severity, incident.status) == ("security", "high", "open")
+    assert incident.timeline.get().kind == "opened"
