@@ -180,12 +180,14 @@ def _norm(name: str) -> str:
 def _variants(name: str) -> set[str]:
     base = _norm(name)
     out = {base}
-    # People write "st" and "ste" for both, and drop the hyphens.
+    # People write "st" and "ste" for both, and the full word where the feed abbreviates
+    # ("Saint Jacques mairie" for "St-Jacques Mairie").
     swaps = [("saint ", "st "), ("sainte ", "ste "), ("sainte ", "st ")]
-    for long, short in swaps:
+    swaps += [(short, long) for long, short in swaps[:2]]
+    for before, after in swaps:
         for v in list(out):
-            if long in f" {v} ":
-                out.add(f" {v} ".replace(long, short).strip())
+            if f" {before}" in f" {v} ":
+                out.add(f" {v} ".replace(f" {before}", f" {after}").strip())
     out |= {v.replace(" ", "") for v in list(out) if " " in v and len(v) > 6}  # "#SainteAnne"
     return {v for v in out if v}
 
