@@ -9,6 +9,7 @@ bench/data/star_stops.jsonl (dev: the stop rules were tuned on its errors) and
 bench/data/star_stops_test.jsonl (test: the target; its errors are only in --json, or
 printed with --show-test-errors) with the STAR Rennes feed; micro precision/recall/F1 over
 (message, entity) pairs.
+Language: lingua alone and triage's detection on texts whose language is known.
 Sentiment: airline test split (tweet_id % 5 == 0), DEFT-2017 French test set.
 The trained models are fitted on the train split only; every choice among them (model,
 C, class weights, lexicon features) is made by 3-fold cross-validation on the train split,
@@ -157,6 +158,59 @@ def accuracy_macro_f1(gold: list[str], pred: list[str]) -> dict:
         "n": len(gold),
         "predicted": dict(Counter(pred)),
     }
+
+
+# --- language ---------------------------------------------------------------------------------
+
+
+def language_sets(data: Path) -> dict[str, tuple[str, list[str]]]:
+    """Texts whose language is known: the airline tweets (English), DEFT-2017 (all three
+    published splits), the RATP line-account tweets and the STAR stop messages (French)."""
+    import glob
+
+    train, test = airline(data)
+    deft = [t for split in ("train", "val", "test") for t in french(data, split)[0]]
+    ratp: list[str] = []
+    for path in sorted(glob.glob(str(data / "ratp" / "Ligne*_RATP.csv"))):
+        with open(path, encoding="utf-8", newline="") as f:
+            ratp += [r["tweet"] for r in csv.DictReader(f)]
+    return {
+        "airline tweets (en)": ("en", [r["text"] for r in train + test]),
+        "DEFT-2017 train+val+test (fr)": ("fr", deft),
+        "RATP line-account tweets (fr)": ("fr", ratp),
+        "STAR stops dev set (fr)": (
+            "fr",
+            [r["text"] for r in read_jsonl(DATA / "star_stops.jsonl")],
+        ),
+    }
+
+
+def score_language(data: Path) -> dict:
+    """lingua alone against the function-word shortcut then lingua (what triage does for a
+    French and English organisation); texts without letters are left out."""
+    from relais.triage import language
+    from relais.triage.text import prepare
+
+    detector = language._detector(("en", "fr"))
+    out = {}
+    for name, (gold, texts) in language_sets(data).items():
+        n = lingua_ok = triage_ok = shortcut = 0
+        for text in texts:
+            prepared = prepare(text)
+            if not prepared.has_letters:
+                continue
+            n += 1
+            found = detector.detect_language_of(prepared.raw[:2000])
+            lingua_ok += found is not None and found.iso_code_639_1.name.lower() == gold
+            triage_ok += language.detect_prepared(prepared, ("fr", "en")) == gold
+            shortcut += language._function_words(prepared.words) is not None
+        out[name] = {
+            "messages": n,
+            "lingua_accuracy": round(lingua_ok / n, 4),
+            "triage_accuracy": round(triage_ok / n, 4),
+            "decided_by_function_words": round(shortcut / n, 4),
+        }
+    return out
 
 
 # --- trained models ---------------------------------------------------------------------------
@@ -381,6 +435,8 @@ def main() -> int:
     pred = [r.sentiment for r in star.triage_many(ftest_x)]
     report["zero_shot"]["french_sentiment"] = accuracy_macro_f1(ftest_y, pred)
 
+    report["language"] = score_language(data)
+
     if not args.skip_trained:
         report["trained"] = trained(data, star, args.folds, 1)
 
@@ -397,6 +453,11 @@ def main() -> int:
         f"stops, test P {stops.precision:.3f} R {stops.recall:.3f} F1 {stops.f1:.3f} "
         f"(tp {stops.tp}, fp {stops.fp}, fn {stops.fn}; target P,R >= 0.90)"
     )
+    for key, lang in report["language"].items():
+        print(
+            f"language, {key}: lingua {lang['lingua_accuracy']:.4f}, triage {lang['triage_accuracy']:.4f} "
+            f"({lang['decided_by_function_words']:.1%} by function words, n {lang['messages']})"
+        )
     for key, z in report["zero_shot"].items():
         print(
             f"zero-shot rules, {key}: accuracy {z['accuracy']:.3f} macro-F1 {z['macro_f1']:.3f} (n {z['n']})"
