@@ -1,5 +1,6 @@
-"""The labelled stop sets of the triage benchmark stay well-formed: every label is a real
-stop name of the STAR feed, ids are unique, and no test message is also a dev message."""
+"""The labelled sets of the triage benchmark stay well-formed: every label is a real stop
+name of the STAR feed or a Paris metro line, ids are unique, and no test message is also a
+dev message."""
 
 from __future__ import annotations
 
@@ -40,3 +41,23 @@ def test_stop_sets_are_well_formed(stop_names, name, at_least):
 def test_the_test_set_shares_no_message_with_the_dev_set():
     dev = {r["text"].casefold() for r in read("star_stops.jsonl")}
     assert not [r["id"] for r in read("star_stops_test.jsonl") if r["text"].casefold() in dev]
+
+
+@pytest.mark.parametrize(
+    ("name", "at_least"), [("ratp_lines.jsonl", 300), ("ratp_lines_test.jsonl", 300)]
+)
+def test_line_sets_are_well_formed(name, at_least):
+    with open(DATA / "paris_metro" / "routes.txt", encoding="utf-8-sig", newline="") as f:
+        metro = {r["route_short_name"] for r in csv.DictReader(f)}
+    records = read(name)
+    assert len(records) >= at_least
+    assert len({r["id"] for r in records}) == len(records)
+    assert not {line for r in records for line in r["lines"] if line not in metro}
+
+
+def test_the_line_test_set_shares_no_tweet_with_the_dev_set():
+    dev = read("ratp_lines.jsonl")
+    ids, texts = {r["id"] for r in dev}, {r["text"] for r in dev}
+    assert not [
+        r["id"] for r in read("ratp_lines_test.jsonl") if r["id"] in ids or r["text"] in texts
+    ]
