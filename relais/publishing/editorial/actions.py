@@ -122,8 +122,17 @@ def _locked(publication: Publication, states: tuple[str, ...]) -> Publication:
 def post_approve(*, membership: Membership, publication: Publication) -> Publication:
     _require(membership, APPROVERS)
     with transaction.atomic():
-        locked = _locked(publication, (PublicationState.AWAITING_APPROVAL,))
-        locked.state = PublicationState.SCHEDULED
+        locked = _locked(publication, (PublicationState.AWAITING_APPROVAL, PublicationState.HELD))
+        if locked.state == PublicationState.HELD:
+            # Approved while held: it stays held, and goes out once released.
+            open_holds = PublicationHold.objects.filter(
+                publication=locked, released_at__isnull=True
+            )
+            if not open_holds.filter(previous_state=PublicationState.AWAITING_APPROVAL).exists():
+                raise PostError(_("This post cannot do that in its current state."))
+            open_holds.update(previous_state=PublicationState.SCHEDULED)
+        else:
+            locked.state = PublicationState.SCHEDULED
         locked.approved_by = membership.user
         locked.approved_at = now()
         locked.save(update_fields=["state", "approved_by", "approved_at"])
@@ -229,6 +238,38 @@ def post_reschedule(
             action="post.rescheduled",
             obj=locked,
             data={"scheduled_at": scheduled_at.isoformat()},
+        )
+    _guard_if_soon(locked)
+    return locked
+
+
+def post_accept_proposal(*, membership: Membership, publication: Publication) -> Publication:
+    """The author (or a supervisor) takes the time the guard proposed: the post leaves the
+    hold in the state it had (an approved post stays approved: only its time moved)."""
+    if membership.role not in APPROVERS and publication.author_id != membership.user_id:
+        raise PermissionDenied(_("Only its author or a supervisor can move this post."))
+    with transaction.atomic():
+        locked = _locked(publication, (PublicationState.HELD,))
+        hold = (
+            PublicationHold.objects.filter(publication=locked, released_at__isnull=True)
+            .order_by("-held_at")
+            .first()
+        )
+        if hold is None or hold.proposed_at is None:
+            raise PostError(_("There is no proposed time to accept."))
+        locked.state = hold.previous_state
+        locked.held_reason = ""
+        locked.scheduled_at = hold.proposed_at
+        locked.save(update_fields=["state", "held_reason", "scheduled_at"])
+        PublicationHold.objects.filter(publication=locked, released_at__isnull=True).update(
+            released_at=now()
+        )
+        audit(
+            organization_id=locked.organization_id,
+            actor_id=membership.user_id,
+            action="post.proposal_accepted",
+            obj=locked,
+            data={"scheduled_at": hold.proposed_at.isoformat()},
         )
     _guard_if_soon(locked)
     return locked

@@ -218,16 +218,7 @@ def post_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse
                 scheduled_at=_local_datetime(request.POST.get("scheduled_at", ""), zone),
             )
         elif action == "accept":
-            hold = (
-                PublicationHold.objects.filter(publication=publication, released_at__isnull=True)
-                .order_by("-held_at")
-                .first()
-            )
-            if hold is None or hold.proposed_at is None:
-                raise actions.PostError(_("There is no proposed time to accept."))
-            actions.post_reschedule(
-                membership=membership, publication=publication, scheduled_at=hold.proposed_at
-            )
+            actions.post_accept_proposal(membership=membership, publication=publication)
         else:
             return HttpResponse(status=404)
     except actions.PostError as exc:
