@@ -2,7 +2,7 @@
 the subscribers of its lines, SMS through a real SMPP server (the npm `smpp` simulator) at
 a configured rate with receipts, STOP by SMS, and the e-mail path."""
 
-# ruff: noqa: S101, S105, S106
+# ruff: noqa: S101, S105, S106, S107, F811
 
 import re
 import time
@@ -454,7 +454,7 @@ def test_token_bucket_is_shared_and_bounded(personas, closed_port):
 # --- Through the SMPP server ------------------------------------------------------------------
 
 
-def test_sms_go_out_at_the_configured_rate_and_receipts_are_stored(personas, lines, smsc):  # noqa: F811
+def test_sms_go_out_at_the_configured_rate_and_receipts_are_stored(personas, lines, smsc):
     account = _sms_account(
         personas.org, port=smsc.smpp_port, rate=20, system_id=smsc.system_id, password=smsc.password
     )
@@ -483,7 +483,7 @@ def test_sms_go_out_at_the_configured_rate_and_receipts_are_stored(personas, lin
     assert SubscriberMessage.objects.filter(receipt_at__isnull=False).count() == 40
 
 
-def test_undelivered_receipt_is_stored_on_the_message(personas, lines, smsc):  # noqa: F811
+def test_undelivered_receipt_is_stored_on_the_message(personas, lines, smsc):
     account = _sms_account(
         personas.org, port=smsc.smpp_port, system_id=smsc.system_id, password=smsc.password
     )
@@ -498,7 +498,7 @@ def test_undelivered_receipt_is_stored_on_the_message(personas, lines, smsc):  #
     assert "UNDELIV" in message.receipt
 
 
-def test_a_wrong_password_keeps_the_messages_queued(personas, lines, smsc):  # noqa: F811
+def test_a_wrong_password_keeps_the_messages_queued(personas, lines, smsc):
     account = _sms_account(
         personas.org, port=smsc.smpp_port, system_id=smsc.system_id, password="wrongpw"
     )
@@ -527,7 +527,7 @@ def test_stop_by_sms_unsubscribes_and_is_answered_once(
     personas,
     lines,
     smsc,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     account = _sms_account(
         personas.org, port=smsc.smpp_port, system_id=smsc.system_id, password=smsc.password
