@@ -364,3 +364,115 @@ def test_triage_uses_the_callers_own_network(world, call):
 
     assert lines(world.personas.agent_a) == ["C4"]
     assert lines(world.personas.outsider) == []
+
+
+# --- The publishing pages (part 2: calendar, neutrality, subscribers) --------------------
+
+PUBLISHING_CALLS = [
+    Call("GET", "publishing:post", kwargs=("publication_id",)),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "approve")),
+    Call("POST", "publishing:post_action", {"reason": "x"}, kwargs=("publication_id", "reject")),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "cancel")),
+    Call(
+        "POST",
+        "publishing:post_action",
+        {"scheduled_at": "2099-01-01T10:00"},
+        kwargs=("publication_id", "reschedule"),
+    ),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "accept")),
+    Call("POST", "publishing:neutrality_people", {"remove": "{person_id}"}),
+]
+PUBLISHING_LISTS = [
+    Call("GET", "publishing:calendar"),
+    Call("GET", "publishing:calendar", query="?view=month"),
+    Call("GET", "publishing:neutrality"),
+    Call("GET", "publishing:neutrality_csv"),
+    Call("GET", "publishing:subscribers"),
+    Call("GET", "publishing:post_new"),
+    Call("POST", "publishing:post_new", {"text": "x"}),
+]
+# Public by design (no sign-in); tested in tests/publishing/test_subscribers.py: a page of
+# one organisation never subscribes, confirms or unsubscribes for another one.
+PUBLISHING_PUBLIC = {
+    "publishing:subscribe",
+    "publishing:subscribe_confirm",
+    "publishing:subscribe_email_confirm",
+    "publishing:unsubscribe",
+}
+
+
+@pytest.fixture
+def publishing_world(world):
+    from datetime import timedelta
+
+    from relais.common.timeutils import now
+    from relais.publishing.models import NeutralityPerson, Publication
+
+    p = world.personas
+    post = Publication.objects.create(
+        organization=p.org,
+        kind="post",
+        category="promotion",
+        state="awaiting_approval",
+        text="Secret launch of maelle_alpha",
+        scheduled_at=now() + timedelta(days=1),
+        author=p.agent_a.user,
+    )
+    person = NeutralityPerson.objects.create(organization=p.org, name="Mayor maelle_alpha")
+    return world, post, person
+
+
+def _publishing_state():
+    from relais.publishing.models import NeutralityPerson, Publication, PublicationHold
+
+    return (
+        list(Publication.objects.order_by("pk").values("pk", "state", "scheduled_at")),
+        list(NeutralityPerson.objects.order_by("pk").values("pk", "name")),
+        PublicationHold.objects.count(),
+    )
+
+
+def _publishing_path(call: Call, ids: dict[str, Any]) -> str:
+    args = [ids.get(k, k) for k in call.kwargs]
+    return reverse(call.route, args=args) + call.query
+
+
+def test_every_publishing_page_is_covered():
+    from relais.publishing import urls as publishing_urls
+
+    names = {f"publishing:{p.name}" for p in publishing_urls.urlpatterns}
+    covered = {c.route for c in PUBLISHING_CALLS + PUBLISHING_LISTS} | PUBLISHING_PUBLIC
+    assert names <= covered, "add the new page to PUBLISHING_CALLS or PUBLISHING_LISTS"
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize(
+    "call", PUBLISHING_CALLS, ids=lambda c: c.id + " " + " ".join(c.kwargs[1:])
+)
+def test_publishing_outsider_gets_404_and_changes_nothing(publishing_world, session_org, call):
+    world, post, person = publishing_world
+    ids = {"publication_id": post.pk, "person_id": person.pk}
+    client = _ui_client(world, session_org)
+    before = _publishing_state()
+    path = _publishing_path(call, ids)
+    if call.method == "GET":
+        response = client.get(path)
+    else:
+        response = client.post(path, data=_fill(call.data, ids))
+    assert response.status_code == 404, response.content[:300]
+    assert "maelle_alpha" not in response.content.decode()
+    assert _publishing_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", PUBLISHING_LISTS, ids=lambda c: c.id)
+def test_publishing_lists_show_nothing_of_another_organisation(publishing_world, session_org, call):
+    world, post, person = publishing_world
+    client = _ui_client(world, session_org)
+    before = _publishing_state()
+    path = _publishing_path(call, {})
+    response = client.get(path) if call.method == "GET" else client.post(path, data=call.data)
+    assert response.status_code in (200, 400)
+    body = response.content.decode()
+    assert "maelle_alpha" not in body and "Secret launch" not in body
+    assert _publishing_state() == before
