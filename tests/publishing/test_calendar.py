@@ -222,3 +222,17 @@ def test_the_calendar_is_usable_on_a_phone(personas, client_as):
     html = client_as(personas.agent_a).get(reverse("publishing:calendar")).content.decode()
     assert 'name="viewport"' in html
     assert "publishing/publishing.css" in html
+
+
+def test_the_demo_has_subscribers_posts_and_officials(db):
+    from relais.demo.setup import load_demo
+    from relais.publishing.models import NeutralityPerson, Subscriber
+
+    info = load_demo()
+    load_demo()  # twice: nothing doubled
+    org = info.organization
+    assert Subscriber.objects.filter(organization=org, state="confirmed").count() == 3
+    assert Publication.objects.filter(organization=org, kind="post").count() == 3
+    promo = Publication.objects.get(organization=org, category="promotion", state="scheduled")
+    assert promo.lines.count() == 1
+    assert NeutralityPerson.objects.filter(organization=org).count() == 2
