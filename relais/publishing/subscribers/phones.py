@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import phonenumbers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 DEFAULT_REGION = "FR"
 
 _REASONS = {
-    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "this country code does not exist",
-    phonenumbers.ValidationResult.TOO_SHORT: "too short",
-    phonenumbers.ValidationResult.TOO_LONG: "too long",
-    phonenumbers.ValidationResult.INVALID_LENGTH: "not a possible length for this country",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: gettext_noop(
+        "this country code does not exist"
+    ),
+    phonenumbers.ValidationResult.TOO_SHORT: gettext_noop("too short"),
+    phonenumbers.ValidationResult.TOO_LONG: gettext_noop("too long"),
+    phonenumbers.ValidationResult.INVALID_LENGTH: gettext_noop(
+        "not a possible length for this country"
+    ),
 }
 # Numbers that cannot receive an SMS.
 _NO_SMS = {
-    phonenumbers.PhoneNumberType.FIXED_LINE: "a landline number cannot receive SMS",
-    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number cannot receive SMS",
-    phonenumbers.PhoneNumberType.TOLL_FREE: "a toll-free number cannot receive SMS",
-    phonenumbers.PhoneNumberType.SHARED_COST: "a shared-cost number cannot receive SMS",
+    phonenumbers.PhoneNumberType.FIXED_LINE: gettext_noop("a landline number cannot receive SMS"),
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: gettext_noop(
+        "a premium-rate number cannot receive SMS"
+    ),
+    phonenumbers.PhoneNumberType.TOLL_FREE: gettext_noop("a toll-free number cannot receive SMS"),
+    phonenumbers.PhoneNumberType.SHARED_COST: gettext_noop(
+        "a shared-cost number cannot receive SMS"
+    ),
 }
 
 
@@ -44,7 +53,7 @@ def normalise_phone(raw: str, *, region: str = DEFAULT_REGION) -> str:
         phonenumbers.ValidationResult.IS_POSSIBLE,
         phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
     ):
-        reason = _REASONS.get(possible, "not a possible number")
+        reason = _REASONS.get(possible, gettext_noop("not a possible number"))
         raise InvalidPhone(
             _("This is not a valid phone number: %(reason)s.") % {"reason": _(reason)}
         )
