@@ -6,8 +6,9 @@ resolved or crisis mode ends."""
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -84,9 +85,9 @@ def _proposed_slot(incidents: list, planned: datetime | None) -> datetime | None
     slot = max(ends) + MARGIN_AFTER_INCIDENT
     if planned is not None and planned > slot:
         return None  # the planned time is already after the incident
-    # Round up to the next quarter of an hour.
-    slot = slot.replace(second=0, microsecond=0)
-    return slot + timedelta(minutes=(-slot.minute) % 15)
+    # Round up to the next quarter of an hour (never earlier than the margin allows).
+    quarter = 15 * 60
+    return datetime.fromtimestamp(math.ceil(slot.timestamp() / quarter) * quarter, UTC)
 
 
 def find_conflict(publication: Publication) -> Conflict | None:

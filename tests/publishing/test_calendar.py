@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.utils import translation
 
 from relais.common.timeutils import now
 from relais.publishing.editorial import actions as editorial
@@ -16,6 +17,12 @@ from relais.publishing.models import Publication, PublicationState
 from tests.publishing.part2 import route
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
 
 
 def _local(dt, org) -> str:
@@ -212,9 +219,10 @@ def test_the_form_says_what_is_wrong(personas, client_as):
     response = client_as(personas.agent_a).post(
         reverse("publishing:post_new"),
         {"text": "x", "category": "promotion", "scheduled_at": "bad"},
+        HTTP_ACCEPT_LANGUAGE="fr",
     )
     assert response.status_code == 400
-    assert "Choose a date" in response.content.decode() or "date" in response.content.decode()
+    assert "Choisissez une date et une heure." in response.content.decode()
     assert not Publication.objects.exists()
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import translation
@@ -24,6 +24,7 @@ from relais.channels.models import ChannelAccount
 from relais.common.timeutils import now
 from relais.publishing.models import (
     SendRateBucket,
+    SubscriberBroadcast,
     SubscriberChannel,
     SubscriberMessage,
     SubscriberMessageState,
@@ -32,7 +33,8 @@ from relais.publishing.models import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_SEND_RATE = 20.0  # SMS a second per account, unless its config says "send_rate"
-CHUNK = 50  # messages claimed (and in flight over SMPP) at once
+CHUNK = 200  # messages claimed at once (at most WINDOW of them in flight over SMPP)
+WINDOW = 50
 MAX_ATTEMPTS = 3
 RETRY_BASE = timedelta(seconds=30)
 SENDING_TIMEOUT = timedelta(minutes=5)
@@ -92,15 +94,21 @@ def _due() -> Q:
 def claim(
     *, channel: str, account_id: int | None, limit: int, worker: str
 ) -> list[SubscriberMessage]:
+    # The broadcasts first (a handful of rows): the messages are then read through their
+    # index (broadcast, state, id) instead of a join over every queued row.
+    broadcasts = SubscriberBroadcast.objects.filter(channel=channel)
+    if account_id is not None:
+        broadcasts = broadcasts.filter(account_id=account_id)
+    broadcast_ids = list(broadcasts.values_list("pk", flat=True))
+    if not broadcast_ids:
+        return []
     with transaction.atomic():
         queryset = SubscriberMessage.objects.filter(
-            state=SubscriberMessageState.QUEUED, broadcast__channel=channel
+            broadcast_id__in=broadcast_ids, state=SubscriberMessageState.QUEUED
         ).filter(_due())
-        if account_id is not None:
-            queryset = queryset.filter(broadcast__account_id=account_id)
         # SKIP LOCKED (PostgreSQL): a second worker takes the next rows instead of waiting.
         ids = list(
-            queryset.select_for_update(skip_locked=True, of=("self",))
+            queryset.select_for_update(skip_locked=True)
             .order_by("id")
             .values_list("id", flat=True)[:limit]
         )
@@ -140,9 +148,19 @@ def _record(messages: list[SubscriberMessage], results: list[str | ConnectorErro
             message.sent_at = t
             message.error = ""
             sent += 1
-    SubscriberMessage.objects.bulk_update(
-        messages, ["state", "external_id", "sent_at", "error", "next_attempt_at"]
-    )
+    # One statement run for every row (executemany): a CASE per column (bulk_update) costs
+    # more than the sending itself at a few hundred messages a second.
+    table = SubscriberMessage._meta.db_table
+    at = connection.ops.adapt_datetimefield_value  # as the ORM stores times, per database
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET state = %s, external_id = %s, sent_at = %s, error = %s,"  # noqa: S608 - the model's table
+            " next_attempt_at = %s WHERE id = %s",
+            [
+                (m.state, m.external_id, at(m.sent_at), m.error, at(m.next_attempt_at), m.pk)
+                for m in messages
+            ],
+        )
     return sent
 
 
@@ -179,7 +197,7 @@ def send_sms(*, account_id: int, budget_seconds: float = 50.0) -> SendResult:
             return result
         items = [(m.subscriber.address, m.broadcast.text) for m in messages]
         try:
-            outcomes = connector.send_batch(items, window=CHUNK)
+            outcomes = connector.send_batch(items, window=WINDOW)
         except ConnectorError as exc:
             # The bind failed: nothing went out. Back to the queue with a delay.
             outcomes = [exc] * len(messages)
