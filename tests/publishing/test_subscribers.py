@@ -561,3 +561,144 @@ def test_stop_by_sms_unsubscribes_and_is_answered_once(
         "sms": 0,
         "email": 0,
     }
+
+
+# --- The HTTP SMS gateway, the second option -------------------------------------------------
+
+
+def test_http_gateway_sends_retries_and_takes_receipts_from_its_webhook(
+    personas, lines, client, monkeypatch
+):
+    import hashlib
+    import hmac
+    import json
+
+    import httpx
+
+    from relais.connectors.sms.connector import SmsConnector
+
+    account = ChannelAccount.objects.create(
+        organization=personas.org,
+        kind="sms",
+        network="sms",
+        handle=OUR_NUMBER,
+        name="SMS (HTTP)",
+        config={
+            "gateway": "http",
+            "base_url": "https://sms-gateway.example/api",
+            "source_address": OUR_NUMBER,
+            "send_rate": 1000,
+        },
+        credentials={"api_key": "key-123", "webhook_secret": "whsec"},  # type: ignore[misc]
+    )
+    ok, refused, busy = (
+        _confirmed(personas.org, n, [lines["B"]])
+        for n in ("+33612000001", "+33612000002", "+33612000003")
+    )
+    seen: list[dict] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        if body["to"] == refused.address:
+            return httpx.Response(400, json={"error": "blocked number"})
+        if body["to"] == busy.address:
+            return httpx.Response(429, headers={"retry-after": "120"}, json={"error": "slow"})
+        return httpx.Response(201, json={"id": "gw-1001"})
+
+    real_init = SmsConnector.__init__
+
+    def with_mock(self, account, *, transport=None):
+        real_init(self, account, transport=httpx.MockTransport(gateway))
+
+    monkeypatch.setattr(SmsConnector, "__init__", with_mock)
+    actions.broadcast_publication(publication_id=_alert(personas.org, [lines["B"]]).pk)
+    SendRateBucket.objects.update(tokens=10)
+    result = sending.send_sms(account_id=account.pk, budget_seconds=5)
+    assert result.sent == 1
+    assert {b["to"] for b in seen} == {ok.address, refused.address, busy.address}
+    assert all(b["from"] == OUR_NUMBER for b in seen)
+    states = {m.subscriber_id: m for m in SubscriberMessage.objects.all()}
+    assert states[ok.pk].state == SubscriberMessageState.SENT
+    assert states[ok.pk].external_id == "gw-1001"
+    assert states[refused.pk].state == SubscriberMessageState.FAILED
+    assert "blocked number" in states[refused.pk].error
+    assert states[busy.pk].state == SubscriberMessageState.QUEUED
+    assert states[busy.pk].next_attempt_at >= now() + timedelta(seconds=100)
+
+    body = json.dumps({"type": "status", "message_id": "gw-1001", "status": "delivered"}).encode()
+    signature = "sha256=" + hmac.new(b"whsec", body, hashlib.sha256).hexdigest()
+    response = client.post(
+        f"/webhooks/sms/{account.pk}/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_SMS_SIGNATURE=signature,
+    )
+    assert response.status_code in (200, 202, 204)
+    delivered = SubscriberMessage.objects.get(subscriber=ok)
+    assert delivered.state == SubscriberMessageState.DELIVERED
+    assert delivered.receipt == "delivered" and delivered.receipt_at is not None
+
+
+# --- E-mail -----------------------------------------------------------------------------------
+
+
+def test_email_subscribers_receive_the_alert_with_an_unsubscribe_link(personas, lines):
+    subscriber = _confirmed(personas.org, "lea@example.test", [lines["B"]], channel="email")
+    _confirmed(personas.org, "other@example.test", [lines["A"]], channel="email")
+    publication = _alert(personas.org, [lines["B"]])
+    assert actions.broadcast_publication(publication_id=publication.pk) == {"email": 1}
+    mail.outbox.clear()
+    assert sending.send_emails(budget_seconds=5).sent == 1
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == ["lea@example.test"]
+    assert publication.text in email.body
+    link = reverse("publishing:unsubscribe", args=["alpha", subscriber.token])
+    assert link in email.body and link in email.extra_headers["List-Unsubscribe"]
+    assert SubscriberMessage.objects.get().state == SubscriberMessageState.SENT
+    # Sent once: a second run finds nothing to send.
+    assert sending.send_emails(budget_seconds=1).sent == 0
+
+
+def test_http_gateway_failing_midway_keeps_what_went_out(personas, lines, monkeypatch):
+    import httpx
+
+    from relais.connectors.sms.connector import SmsConnector
+
+    account = ChannelAccount.objects.create(
+        organization=personas.org,
+        kind="sms",
+        network="sms",
+        handle=OUR_NUMBER,
+        name="SMS (HTTP)",
+        config={"gateway": "http", "base_url": "https://gw.example", "source_address": OUR_NUMBER},
+        credentials={"api_key": "k", "webhook_secret": "w"},  # type: ignore[misc]
+    )
+    subscribers = [_confirmed(personas.org, f"+3361200000{i}", [lines["B"]]) for i in range(3)]
+    calls: list[str] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            return httpx.Response(201, json={"id": "gw-1"})
+        return httpx.Response(503, text="maintenance")
+
+    real_init = SmsConnector.__init__
+    monkeypatch.setattr(
+        SmsConnector,
+        "__init__",
+        lambda self, account, transport=None: real_init(
+            self, account, transport=httpx.MockTransport(gateway)
+        ),
+    )
+    actions.broadcast_publication(publication_id=_alert(personas.org, [lines["B"]]).pk)
+    SendRateBucket.objects.update(tokens=10)
+    sending.send_sms(account_id=account.pk, budget_seconds=2)
+    assert len(calls) == 2  # the third was not tried while the gateway fails
+    by_subscriber = {m.subscriber_id: m for m in SubscriberMessage.objects.all()}
+    first, second, third = (by_subscriber[s.pk] for s in subscribers)
+    assert first.state == SubscriberMessageState.SENT and first.external_id == "gw-1"
+    for message in (second, third):
+        assert message.state == SubscriberMessageState.QUEUED
+        assert message.next_attempt_at is not None and "503" in message.error

@@ -496,10 +496,12 @@ class SmsConnector(Connector):
         SMPP, one bind and up to `window` submit_sm in flight at once; a session-level
         refusal of the bind raises (nothing went out); a connection lost midway gives the
         items submitted but unanswered a permanent error (they may have gone out: never
-        resend them) and the items never submitted a temporary one."""
+        resend them) and the items never submitted a temporary one. Over the HTTP gateway,
+        one POST each; once the gateway fails (5xx, unreachable) the rest are returned
+        untried with that temporary error."""
         if self.settings.gateway == "http":
             results: list[str | ConnectorError] = []
-            for recipient, text in items:
+            for index, (recipient, text) in enumerate(items):
                 try:
                     receipt = self._http_send(
                         OutboundMessage(
@@ -508,9 +510,11 @@ class SmsConnector(Connector):
                     )
                     results.append(receipt.external_id)
                 except ConnectorError as exc:
-                    if not exc.permanent and exc.retry_after is None:
-                        raise
                     results.append(exc)
+                    if not exc.permanent and exc.retry_after is None:
+                        # The gateway is failing: the rest is not tried now, but later.
+                        results += [exc] * (len(items) - index - 1)
+                        break
             return results
         return self._smpp_send_batch(items, window=window)
 
