@@ -5,6 +5,7 @@ until it is added."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.api.helpers import (
     token_client,
     webhook_message,
 )
+from tests.incidents.helpers import add_broadcast
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,23 @@ def _ids(world) -> dict[str, Any]:
         "team_id": p.team_a.pk,
         "outsider_user": p.outsider.user_id,
         "agent_user": p.agent_a.user_id,
+        "incident_id": world.incident.pk,
+        "template_id": world.template.pk,
+        "publication_id": world.publication.pk,
+        "target_id": world.target.pk,
+        "other_incident_id": world.other_incident.pk,
+        "external_id": "OPS-1",  # both organisations' operator systems use it
+    }
+
+
+def _own_ids(world) -> dict[str, Any]:
+    """The same names, pointing at the outsider's own objects (the control tests)."""
+    return _ids(world) | {
+        "conversation_id": world.other_conversation.pk,
+        "incident_id": world.other_incident.pk,
+        "template_id": world.other_template.pk,
+        "publication_id": world.other_publication.pk,
+        "target_id": world.other_target.pk,
     }
 
 
@@ -78,7 +97,37 @@ API_CALLS = [
     Call("POST", "/api/conversations/{conversation_id}/close"),
     Call("POST", "/api/conversations/{conversation_id}/reopen"),
     Call("POST", "/api/conversations/{conversation_id}/notes", {"text": "psst"}),
+    # Incidents, templates, publications (incidents part)
+    Call("GET", "/api/incidents/{incident_id}"),
+    Call("PATCH", "/api/incidents/{incident_id}", {"cause": "from elsewhere"}),
+    Call("POST", "/api/incidents/{incident_id}/status", {"status": "resolved"}),
+    Call("POST", "/api/incidents/{incident_id}/actions", {"text": "psst"}),
+    Call("POST", "/api/incidents/{incident_id}/reports", {"report_id": "R-1"}),
+    Call(
+        "POST",
+        "/api/incidents/{incident_id}/conversations",
+        {"conversation_id": "{conversation_id}"},
+    ),
+    Call("GET", "/api/templates/{template_id}"),
+    Call("PATCH", "/api/templates/{template_id}", {"text": "Changed from elsewhere"}),
+    Call("POST", "/api/templates/{template_id}/approve"),
+    Call("POST", "/api/templates/{template_id}/retire"),
+    Call("POST", "/api/templates/{template_id}/render", {"values": {}}),
+    Call("GET", "/api/publications/{publication_id}"),
+    Call("POST", "/api/publications/{publication_id}/targets/{target_id}/retry"),
+    Call(
+        "POST",
+        "/api/alerts",
+        {"template_id": "{template_id}", "incident_id": "{incident_id}", "kind": "update"},
+    ),
 ]
+
+# The control on the outsider's own object is refused for a reason of its own, not hidden:
+# the template is approved already, the channel was sent already.
+CONTROL_REFUSALS = {
+    ("POST", "/api/templates/{template_id}/approve"): (422,),
+    ("POST", "/api/publications/{publication_id}/targets/{target_id}/retry"): (422,),
+}
 
 # Lists: the outsider sees only their own organisation's items, whatever the filters.
 API_LISTS = [
@@ -87,6 +136,8 @@ API_LISTS = [
     Call("GET", "/api/conversations", query="?status=all&team={team_id}"),
     Call("GET", "/api/conversations", query="?status=all&q=C4"),
     Call("GET", "/api/accounts"),
+    Call("GET", "/api/incidents"),
+    Call("GET", "/api/templates", query="?state=all"),
 ]
 
 # Authenticated by a signature rather than a membership: tested on its own below.
@@ -96,6 +147,14 @@ API_SIGNED = [Call("POST", "/api/webhooks/ingest/{account_id}")]
 API_ORG_SCOPED = [
     Call("POST", "/api/triage", {"text": "la C4 circule ?"}),
     Call("POST", "/api/triage/batch", [{"text": "la C4 circule ?"}]),
+]
+
+
+# Writes that name no object of organisation A: they act in the caller's own organisation.
+API_OWN_WRITES = [
+    Call("POST", "/api/incidents", {"title": "Ours", "type": "other", "external_id": "OPS-1"}),
+    Call("PUT", "/api/incidents/external/{external_id}", {"status": "resolved"}),
+    Call("POST", "/api/templates", {"name": "Ours", "category": "traffic", "text": "x"}),
 ]
 
 
@@ -116,12 +175,18 @@ def _api_client(world, auth: str, membership=None) -> Client:
 def _request(client: Client, call: Call, ids: dict[str, Any], path: str):
     if call.method == "GET":
         return client.get(path)
-    return post_json(client, path, _fill(call.data, ids))
+    if call.method == "POST":
+        return post_json(client, path, _fill(call.data, ids))
+    return client.generic(
+        call.method, path, json.dumps(_fill(call.data, ids)), content_type="application/json"
+    )
 
 
 @pytest.fixture
 def world(personas, django_capture_on_commit_callbacks):
-    return make_world(personas, django_capture_on_commit_callbacks)
+    world = make_world(personas, django_capture_on_commit_callbacks)
+    add_broadcast(world, django_capture_on_commit_callbacks)
+    return world
 
 
 AUTHS = ["token", "session", "session-tampered"]
@@ -132,7 +197,10 @@ def test_every_api_endpoint_is_covered():
     endpoints = {
         (method.upper(), path) for path, methods in schema["paths"].items() for method in methods
     }
-    covered = {(c.method, c.route) for c in API_CALLS + API_LISTS + API_SIGNED + API_ORG_SCOPED}
+    covered = {
+        (c.method, c.route)
+        for c in API_CALLS + API_LISTS + API_SIGNED + API_ORG_SCOPED + API_OWN_WRITES
+    }
     assert endpoints == covered, "add the new endpoint to API_CALLS, API_LISTS or API_SIGNED"
 
 
@@ -153,9 +221,10 @@ def test_api_outsider_gets_404_and_changes_nothing(world, auth, call):
 @pytest.mark.parametrize("call", API_CALLS, ids=lambda c: c.id + (f" {c.data}" if c.data else ""))
 def test_api_same_call_on_own_object_is_not_404(world, auth, call):
     """The control: the outsider's own conversation answers, so the 404 above is isolation."""
-    ids = _ids(world) | {"conversation_id": world.other_conversation.pk}
+    ids = _own_ids(world)
     response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
-    assert response.status_code in (200, 201), response.content
+    expected = CONTROL_REFUSALS.get((call.method, call.route), (200, 201))
+    assert response.status_code in expected, response.content
 
 
 @pytest.mark.parametrize("auth", AUTHS)
@@ -169,6 +238,10 @@ def test_api_lists_show_nothing_of_another_organisation(world, auth, call):
     p = world.personas
     if call.route == "/api/accounts":
         assert [a["id"] for a in items] == [p.other_account.pk]
+    elif call.route == "/api/incidents":
+        assert [i["id"] for i in items] == [world.other_incident.pk]
+    elif call.route == "/api/templates":
+        assert [t["id"] for t in items] == [world.other_template.pk]
     else:
         theirs = set(Conversation.objects.filter(organization=p.org).values_list("pk", flat=True))
         assert not theirs & {c["id"] for c in items}
@@ -245,7 +318,9 @@ def _ui_client(world, session_org: str, membership=None) -> Client:
 
 
 def _ui_path(call: Call, ids: dict[str, Any]) -> str:
-    return reverse(call.route, kwargs={k: ids[k] for k in call.kwargs}) + _fill(call.query, ids)
+    # "incident_id=other_incident_id": the URL's argument, filled from another world id.
+    kwargs = {k.partition("=")[0]: ids[k.partition("=")[2] or k] for k in call.kwargs}
+    return reverse(call.route, kwargs=kwargs) + _fill(call.query, ids)
 
 
 def _ui_request(client: Client, call: Call, ids: dict[str, Any], **headers):
@@ -304,6 +379,141 @@ def test_ui_agent_cannot_assign_to_another_organisations_user(world, call):
     response = client.post(_ui_path(call, _ids(world)), data=_fill(call.data, _ids(world)))
     assert response.status_code == 404
     assert db_state() == before
+
+
+@pytest.mark.parametrize("call", API_OWN_WRITES, ids=lambda c: c.id)
+def test_api_writes_without_an_object_stay_in_the_callers_organisation(world, call):
+    """The operator system's PUT names an id that organisation A also uses: the outsider's
+    call opens or updates the outsider's own incident, never A's."""
+    p = world.personas
+    before = _broadcast_of(p.org.pk)
+    response = _request(token_client(p.outsider), call, _ids(world), _fill(call.route, _ids(world)))
+    assert response.status_code in (200, 201), response.content
+    assert _broadcast_of(p.org.pk) == before
+    body = response.json()
+    from relais.incidents.models import Incident
+    from relais.wording.models import Template
+
+    model = Template if "/templates" in call.route else Incident
+    assert model.objects.get(pk=body["id"]).organization_id == p.other_org.pk
+
+
+def _broadcast_of(org_id: int) -> dict:
+    from relais.incidents.models import Incident
+    from relais.wording.models import Template
+
+    return {
+        "incidents": list(Incident.objects.filter(organization_id=org_id).order_by("pk").values()),
+        "templates": list(Template.objects.filter(organization_id=org_id).order_by("pk").values()),
+    }
+
+
+# --- Incidents, templates, the one-click alert and publications (pages) ------------------
+
+BROADCAST_UI_CALLS = [
+    Call("GET", "incidents:detail", kwargs=("incident_id",)),
+    Call("GET", "incidents:detail", kwargs=("incident_id",), query="?part=timeline"),
+    Call("GET", "incidents:edit", kwargs=("incident_id",)),
+    Call(
+        "POST",
+        "incidents:edit",
+        {"title": "x", "type": "strike", "severity": "low"},
+        kwargs=("incident_id",),
+    ),
+    Call("POST", "incidents:status", {"status": "resolved"}, kwargs=("incident_id",)),
+    Call("POST", "incidents:action", {"text": "psst"}, kwargs=("incident_id",)),
+    Call("POST", "incidents:report", {"report_id": "R-1"}, kwargs=("incident_id",)),
+    Call("POST", "incidents:link", {"conversation": "{conversation_id}"}, kwargs=("incident_id",)),
+    # The outsider's own incident, organisation A's conversation.
+    Call(
+        "POST",
+        "incidents:link",
+        {"conversation": "{conversation_id}", "from": "inbox"},
+        kwargs=("incident_id=other_incident_id",),
+    ),
+    Call("GET", "wording:detail", kwargs=("template_id",)),
+    Call("GET", "wording:edit", kwargs=("template_id",)),
+    Call(
+        "POST",
+        "wording:edit",
+        {"name": "x", "category": "traffic", "text": "x"},
+        kwargs=("template_id",),
+    ),
+    Call("GET", "wording:new", query="?translate={template_id}"),
+    Call("POST", "wording:approve", {}, kwargs=("template_id",)),
+    Call("POST", "wording:retire", {}, kwargs=("template_id",)),
+    Call("GET", "publishing:alert", query="?incident={incident_id}"),
+    Call("POST", "publishing:alert", {"incident": "{incident_id}"}),
+    Call(
+        "POST",
+        "publishing:publish",
+        {"incident": "{incident_id}", "template": "{template_id}", "kind": "update"},
+    ),
+    Call("GET", "publishing:detail", kwargs=("publication_id",)),
+    Call("GET", "publishing:detail", kwargs=("publication_id",), query="?part=status"),
+    Call("POST", "publishing:retry", {}, kwargs=("publication_id", "target_id")),
+]
+BROADCAST_UI_LISTS = [
+    Call("GET", "incidents:list"),
+    Call("GET", "incidents:list", query="?status=active"),
+    Call("GET", "incidents:new"),
+    Call("GET", "wording:list", query="?state=all"),
+    Call("GET", "wording:new"),
+    Call(
+        "POST",
+        "wording:new",
+        {"name": "Ours", "category": "traffic", "language": "fr", "text": "x"},
+    ),
+    Call("GET", "publishing:alert"),
+]
+
+
+def test_every_broadcast_page_is_covered():
+    from relais.incidents import urls as incident_urls
+    from relais.publishing import urls as publishing_urls
+    from relais.wording import urls as wording_urls
+
+    names = {
+        f"{module.app_name}:{p.name}"
+        for module in (incident_urls, wording_urls, publishing_urls)
+        for p in module.urlpatterns
+    }
+    assert names == {c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS}, (
+        "add the new page to BROADCAST_UI_CALLS or BROADCAST_UI_LISTS"
+    )
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize(
+    "call", BROADCAST_UI_CALLS, ids=lambda c: c.id + (f" {c.data}" if c.data else "")
+)
+def test_broadcast_ui_outsider_gets_404_and_changes_nothing(world, session_org, htmx, call):
+    ids = _ids(world)
+    client = _ui_client(world, session_org)
+    before = db_state()
+    response = _ui_request(client, call, ids, **({"HX-Request": "true"} if htmx else {}))
+    assert response.status_code == 404, response.content[:500]
+    html = response.content.decode()
+    assert "maelle_alpha" not in html and "Alpha C4 incident" not in html
+    assert "Alpha: grève C4" not in html
+    assert db_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", BROADCAST_UI_LISTS, ids=lambda c: c.id)
+def test_broadcast_ui_lists_show_nothing_of_another_organisation(world, session_org, call):
+    p = world.personas
+    before = _broadcast_of(p.org.pk)
+    response = _ui_request(_ui_client(world, session_org), call, _ids(world))
+    assert response.status_code in (200, 302), response.content[:500]
+    html = response.content.decode()
+    assert "Alpha C4 incident" not in html and "Alpha: grève C4" not in html
+    assert "Alpha on X" not in html and "maelle_alpha" not in html
+    for name in ("incidents", "templates"):
+        shown = response.context[name] if response.context and name in response.context else []
+        assert all(obj.organization_id == p.other_org.pk for obj in shown)
+    assert _broadcast_of(p.org.pk) == before
 
 
 # --- The live events stream ------------------------------------------------------------

@@ -75,9 +75,18 @@ class Publication(models.Model):
     # The button press and the last channel's acceptance: the alert's time to publish.
     requested_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The one-click form's token: pressing the button twice makes one publication.
+    request_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="publication_unique_request",
+            )
+        ]
         indexes = [
             # Serves the calendar: one organisation's publications by planned time.
             models.Index(fields=["organization", "scheduled_at"], name="publication_org_sched"),

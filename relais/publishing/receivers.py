@@ -1,10 +1,18 @@
-"""Receivers connected in PublishingConfig.ready(): the parts this one reacts to never
-import it."""
+"""Receivers of the publishing part, connected in PublishingConfig.ready(): the parts this
+one reacts to (channels, its own signals) never import it."""
 
 from __future__ import annotations
 
-from relais.channels.delivery import delivery_reports_received
+from relais.channels.delivery import delivery_changed, delivery_reports_received
+from relais.channels.models import ChannelAccount, Delivery
 from relais.publishing.signals import publication_started
+
+
+def on_delivery_changed(sender, delivery: Delivery, **kwargs) -> None:
+    """Keeps publications in step with their deliveries."""
+    from relais.publishing.actions import publication_follow_delivery
+
+    publication_follow_delivery(delivery=delivery)
 
 
 def _on_publication_started(sender, *, publication_id: int, **kwargs) -> None:
@@ -23,5 +31,8 @@ def _on_delivery_reports(sender, *, account, reports, **kwargs) -> set[str]:
 
 
 def connect() -> None:
+    delivery_changed.connect(on_delivery_changed, sender=Delivery, dispatch_uid="publishing.follow")
     publication_started.connect(_on_publication_started, dispatch_uid="publishing.subscribers")
-    delivery_reports_received.connect(_on_delivery_reports, dispatch_uid="publishing.receipts")
+    delivery_reports_received.connect(
+        _on_delivery_reports, sender=ChannelAccount, dispatch_uid="publishing.receipts"
+    )

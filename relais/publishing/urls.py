@@ -1,11 +1,21 @@
 from django.urls import path
 
+from relais.publishing import views_alert
 from relais.publishing.editorial import views as editorial
 from relais.publishing.subscribers import views as subscribers
 
 app_name = "publishing"
-urlpatterns: list = [
-    # Part 2 of issue 7: the calendar, the neutrality report, subscribers.
+urlpatterns = [
+    # The one-click alert and the publication page (incidents part).
+    path("alert/", views_alert.alert_view, name="alert"),
+    path("alert/publish/", views_alert.alert_publish_view, name="publish"),
+    path("<int:publication_id>/", views_alert.publication_view, name="detail"),
+    path(
+        "<int:publication_id>/retry/<int:target_id>/",
+        views_alert.target_retry_view,
+        name="retry",
+    ),
+    # The calendar, the neutrality report, subscribers (publishing part 2).
     path("calendar/", editorial.calendar_view, name="calendar"),
     path("posts/new/", editorial.post_new_view, name="post_new"),
     path("posts/<int:pk>/", editorial.post_view, name="post"),

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
         ('accounts', '0001_initial'),
         ('channels', '0002_polling'),
         ('incidents', '0001_initial'),
-        ('publishing', '0001_initial'),
+        ('publishing', '0002_publication_request_key'),
         ('transit', '0001_initial'),
     ]
 

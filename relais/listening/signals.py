@@ -1,0 +1,3 @@
+from django.dispatch import Signal
+
+crisis_mode_changed = Signal()
