@@ -244,3 +244,29 @@ def test_the_demo_has_subscribers_posts_and_officials(db):
     promo = Publication.objects.get(organization=org, category="promotion", state="scheduled")
     assert promo.lines.count() == 1
     assert NeutralityPerson.objects.filter(organization=org).count() == 2
+
+
+def test_a_due_post_goes_out_through_publication_start(
+    personas, django_capture_on_commit_callbacks
+):
+    """With part 1's real fan-out: the sandbox account receives the post once."""
+    from relais.connectors.sandbox.models import SandboxPost
+    from relais.publishing.tasks import calendar_tick
+
+    post = editorial.post_create(
+        membership=personas.supervisor,
+        text="Merci à tous pour la Fête du vélo !",
+        category="institutional",
+        scheduled_at=now() + timedelta(minutes=5),
+    )
+    Publication.objects.filter(pk=post.pk).update(scheduled_at=now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_tick.call_local()
+    post.refresh_from_db()
+    assert post.state in (PublicationState.PUBLISHING, PublicationState.PUBLISHED)
+    assert post.targets.count() == 1
+    posts = SandboxPost.objects.filter(account=personas.account, from_organization=True)
+    assert [p.text for p in posts] == [post.text]
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_tick.call_local()
+    assert SandboxPost.objects.filter(account=personas.account, from_organization=True).count() == 1

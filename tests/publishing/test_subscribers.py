@@ -702,3 +702,27 @@ def test_http_gateway_failing_midway_keeps_what_went_out(personas, lines, monkey
     for message in (second, third):
         assert message.state == SubscriberMessageState.QUEUED
         assert message.next_attempt_at is not None and "503" in message.error
+
+
+def test_an_alert_started_by_part_one_reaches_the_subscribers(
+    personas, lines, closed_port, django_capture_on_commit_callbacks
+):
+    """publication_start (the one-click alert's fan-out) → publication_started → queued."""
+    from relais.publishing.actions import publication_create, publication_start
+
+    _sms_account(personas.org, port=closed_port)
+    subscriber = _confirmed(personas.org, _mobile(), [lines["B"]])
+    on_b = incident(personas.org, lines=[lines["B"]])
+    publication = publication_create(
+        membership=personas.operations,
+        kind="alert",
+        category="traffic",
+        text="Ligne B interrompue",
+        incident=on_b,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        publication_start(publication=publication, membership=personas.operations)
+    message = SubscriberMessage.objects.get()
+    assert message.subscriber == subscriber
+    assert message.broadcast.publication == publication
+    assert message.broadcast.text == "Ligne B interrompue"
