@@ -1,6 +1,5 @@
 """The REST API of this part (mounted by relais/api/api.py)."""
 
-
 from datetime import datetime
 from typing import Any, Literal
 

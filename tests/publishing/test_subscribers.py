@@ -613,7 +613,7 @@ def test_http_gateway_sends_retries_and_takes_receipts_from_its_webhook(
 
     monkeypatch.setattr(SmsConnector, "__init__", with_mock)
     actions.broadcast_publication(publication_id=_alert(personas.org, [lines["B"]]).pk)
-    SendRateBucket.objects.update(tokens=10)
+    SendRateBucket.objects.create(account=account, tokens=10, refilled_at=now())
     result = sending.send_sms(account_id=account.pk, budget_seconds=5)
     assert result.sent == 1
     assert {b["to"] for b in seen} == {ok.address, refused.address, busy.address}
@@ -672,7 +672,12 @@ def test_http_gateway_failing_midway_keeps_what_went_out(personas, lines, monkey
         network="sms",
         handle=OUR_NUMBER,
         name="SMS (HTTP)",
-        config={"gateway": "http", "base_url": "https://gw.example", "source_address": OUR_NUMBER},
+        config={
+            "gateway": "http",
+            "base_url": "https://gw.example",
+            "source_address": OUR_NUMBER,
+            "send_rate": 1000,
+        },
         credentials={"api_key": "k", "webhook_secret": "w"},  # type: ignore[misc]
     )
     subscribers = [_confirmed(personas.org, f"+3361200000{i}", [lines["B"]]) for i in range(3)]
@@ -693,7 +698,7 @@ def test_http_gateway_failing_midway_keeps_what_went_out(personas, lines, monkey
         ),
     )
     actions.broadcast_publication(publication_id=_alert(personas.org, [lines["B"]]).pk)
-    SendRateBucket.objects.update(tokens=10)
+    SendRateBucket.objects.create(account=account, tokens=10, refilled_at=now())
     sending.send_sms(account_id=account.pk, budget_seconds=2)
     assert len(calls) == 2  # the third was not tried while the gateway fails
     by_subscriber = {m.subscriber_id: m for m in SubscriberMessage.objects.all()}

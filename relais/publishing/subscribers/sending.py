@@ -211,6 +211,12 @@ def send_sms(*, account_id: int, budget_seconds: float = 50.0) -> SendResult:
             account_record_success(account_id=account_id)
         result.sent += sent
         result.failed += len(messages) - sent
+        if not sent and any(
+            isinstance(o, ConnectorError) and not o.permanent and o.retry_after is None
+            for o in outcomes
+        ):
+            # The gateway is failing: stop here; the sweep tries again once the delay passed.
+            return result
     result.remaining = (
         SubscriberMessage.objects.filter(
             state=SubscriberMessageState.QUEUED, broadcast__account_id=account_id
