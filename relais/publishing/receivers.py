@@ -30,7 +30,18 @@ def _on_delivery_reports(sender, *, account, reports, **kwargs) -> set[str]:
     return apply_receipts(account=account, reports=reports)
 
 
+def _on_crisis_mode_changed(sender, **kwargs) -> None:
+    """Crisis mode on or off: hold or release promotional posts now, not at the next tick."""
+    from relais.common.tasks import enqueue_on_commit
+    from relais.publishing.tasks import calendar_tick
+
+    enqueue_on_commit(calendar_tick)
+
+
 def connect() -> None:
+    from relais.listening.signals import crisis_mode_changed
+
+    crisis_mode_changed.connect(_on_crisis_mode_changed, dispatch_uid="publishing.crisis")
     delivery_changed.connect(on_delivery_changed, sender=Delivery, dispatch_uid="publishing.follow")
     publication_started.connect(_on_publication_started, dispatch_uid="publishing.subscribers")
     delivery_reports_received.connect(

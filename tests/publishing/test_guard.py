@@ -220,3 +220,16 @@ def test_the_author_moving_an_approved_post_elsewhere_needs_approval_again(perso
     post.refresh_from_db()
     assert post.state == PublicationState.AWAITING_APPROVAL
     assert post.approved_by is None
+
+
+def test_crisis_mode_signal_holds_at_once(personas, network, django_capture_on_commit_callbacks):
+    from relais.listening.signals import crisis_mode_changed
+
+    post = _post(personas, "Jeu concours : gagnez un abonnement")
+    CrisisMode.objects.create(organization=personas.org, active=True, since=now())
+    with django_capture_on_commit_callbacks(execute=True):
+        crisis_mode_changed.send(
+            sender=CrisisMode, organization_id=personas.org.pk, active=True, by_user_id=None
+        )
+    post.refresh_from_db()
+    assert post.state == PublicationState.HELD
