@@ -88,9 +88,12 @@ def test_page_and_csv(personas, officials, client_as):
     published(personas.org, "=cmd Hélène Martin", datetime(2026, 12, 1, 9, tzinfo=PARIS))
     NeutralityPerson.objects.create(organization=personas.org, name="=HYPERLINK(1)")
     client = client_as(personas.viewer)
-    page = client.get(reverse("publishing:neutrality") + "?until=2026-12&months=2")
+    page = client.get(
+        reverse("publishing:neutrality") + "?until=2026-12&months=2", HTTP_ACCEPT_LANGUAGE="fr"
+    )
     assert page.status_code == 200
     assert "Hélène Martin" in page.content.decode()
+    assert "Télécharger en CSV" in page.content.decode()  # French, the default
     response = client.get(reverse("publishing:neutrality_csv") + "?until=2026-12&months=2")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
