@@ -270,3 +270,21 @@ def test_a_due_post_goes_out_through_publication_start(
     with django_capture_on_commit_callbacks(execute=True):
         calendar_tick.call_local()
     assert SandboxPost.objects.filter(account=personas.account, from_organization=True).count() == 1
+
+
+def test_times_are_shown_in_the_organisations_zone(personas, client_as):
+    personas.org.timezone = "America/Montreal"
+    personas.org.save(update_fields=["timezone"])
+    at = (now() + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
+    post = editorial.post_create(
+        membership=personas.supervisor, text="Bonjour", category="promotion", scheduled_at=at
+    )
+    client = client_as(personas.supervisor)
+    montreal = at.astimezone(ZoneInfo("America/Montreal"))
+    html = client.get(
+        reverse("publishing:calendar") + f"?date={montreal.date().isoformat()}"
+    ).content.decode()
+    assert montreal.strftime("%H:%M") in html  # 10:00 or 11:00, not Paris's 16:00
+    assert at.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M") not in html
+    page = client.get(reverse("publishing:post", args=[post.pk])).content.decode()
+    assert montreal.strftime("%H:%M") in page

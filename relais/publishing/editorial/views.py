@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -32,6 +33,14 @@ def _membership(request: HttpRequest) -> Membership:
     if membership is None:
         raise PermissionDenied("You are not a member of any organisation.")
     return membership
+
+
+def _render(
+    request: HttpRequest, membership: Membership, template: str, context: dict, status: int = 200
+) -> HttpResponse:
+    """Times on these pages are the organisation's, whatever the server's zone."""
+    with timezone.override(_zone(membership)):
+        return render(request, template, context, status=status)
 
 
 def _zone(membership: Membership) -> ZoneInfo:
@@ -83,8 +92,9 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
         category=category,
     )
     approver = membership.role in actions.APPROVERS
-    return render(
+    return _render(
         request,
+        membership,
         "publishing/calendar.html",
         {
             "period": period,
@@ -145,8 +155,9 @@ def post_new_view(request: HttpRequest) -> HttpResponse:
             error = str(exc)
         else:
             return redirect("publishing:post", pk=publication.pk)
-    return render(
+    return _render(
         request,
+        membership,
         "publishing/post_form.html",
         _post_form_context(
             membership,
@@ -171,8 +182,9 @@ def post_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
     approver = membership.role in actions.APPROVERS
     mine = publication.author_id == membership.user_id
-    return render(
+    return _render(
         request,
+        membership,
         "publishing/post.html",
         {
             "publication": publication,
@@ -268,8 +280,9 @@ def _report(request: HttpRequest, membership: Membership) -> neutrality.Report:
 def neutrality_view(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     report = _report(request, membership)
-    return render(
+    return _render(
         request,
+        membership,
         "publishing/neutrality.html",
         {
             "report": report,

@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods
 
@@ -196,15 +197,16 @@ def subscribers_view(request: HttpRequest) -> HttpResponse:
         by_state.setdefault(broadcast_id, {})[state] = n
     for broadcast in broadcasts:
         broadcast.by_state = by_state.get(broadcast.pk, {})  # type: ignore[attr-defined]
-    return render(
-        request,
-        "publishing/subscribers.html",
-        {
-            "lines": lines,
-            "totals": totals,
-            "broadcasts": broadcasts,
-            "public_url": request.build_absolute_uri(
-                reverse("publishing:subscribe", kwargs={"slug": membership.organization.slug})
-            ),
-        },
-    )
+    with timezone.override(membership.organization.timezone):
+        return render(
+            request,
+            "publishing/subscribers.html",
+            {
+                "lines": lines,
+                "totals": totals,
+                "broadcasts": broadcasts,
+                "public_url": request.build_absolute_uri(
+                    reverse("publishing:subscribe", kwargs={"slug": membership.organization.slug})
+                ),
+            },
+        )
