@@ -91,11 +91,17 @@ def _proposed_slot(incidents: list, planned: datetime | None) -> datetime | None
 
 
 def find_conflict(publication: Publication) -> Conflict | None:
+    if publication.category not in GUARDED:
+        return None
+    # The reason is stored: written in the organisation's language, whoever triggers it.
+    with translation.override(publication.organization.language):
+        return _find_conflict(publication)
+
+
+def _find_conflict(publication: Publication) -> Conflict | None:
     from relais.incidents.selectors import active_incidents, active_incidents_affecting
     from relais.listening.selectors import crisis_active
 
-    if publication.category not in GUARDED:
-        return None
     org_id = publication.organization_id
     if publication.category == PublicationCategory.PROMOTION and crisis_active(
         organization_id=org_id
