@@ -115,7 +115,15 @@ def _env(db: str, tmp: Path) -> dict[str, str]:
     return env
 
 
-def bench_db(db: str, *, subscribers: int, rates: list[float], window: float, senders: int):
+def bench_db(
+    db: str,
+    *,
+    subscribers: int,
+    rates: list[float],
+    window: float,
+    senders: int,
+    receipts_budget: float = 60.0,
+):
     results: dict[str, Any] = {"db": db, "subscribers": subscribers, "rates": []}
     with tempfile.TemporaryDirectory(prefix=f"relais-bench-sms-{db}-") as tmp:
         if db == "postgres":
@@ -140,6 +148,9 @@ def bench_db(db: str, *, subscribers: int, rates: list[float], window: float, se
                 results["queue"] = queued
                 for rate in rates:
                     results["rates"].append(_send(env, smsc, rate, window, senders))
+                results["receipts"] = _run(
+                    ["--phase", "receipts", "--receipts-budget", str(receipts_budget)], env
+                )
             finally:
                 smsc.stop()
         finally:
@@ -301,6 +312,38 @@ def phase_send(rate: float, window: float) -> dict[str, Any]:
     return {"sent": result.sent, "failed": result.failed, "started": started.timestamp()}
 
 
+def phase_receipts(budget: float) -> dict[str, Any]:
+    """The SMSC's delivery receipts for what was sent, read through the product's polling
+    path (poll_account: SMPP deliver_sm → apply_delivery_reports → our receiver)."""
+    environment.django_setup()
+    from relais.channels.models import ChannelAccount
+    from relais.channels.polling import poll_account
+    from relais.publishing.models import SubscriberMessage
+
+    account = ChannelAccount.objects.get(kind="sms")
+    sent = SubscriberMessage.objects.exclude(external_id="").count()
+    started = time.perf_counter()
+    polls = 0
+    while time.perf_counter() - started < budget:
+        ChannelAccount.objects.filter(pk=account.pk).update(polled_at=None)
+        before = SubscriberMessage.objects.filter(receipt_at__isnull=False).count()
+        poll_account(account.pk)
+        polls += 1
+        after = SubscriberMessage.objects.filter(receipt_at__isnull=False).count()
+        if after >= sent or after == before:
+            break
+    seconds = time.perf_counter() - started
+    stored = SubscriberMessage.objects.filter(receipt_at__isnull=False).count()
+    return {
+        "sent": sent,
+        "receipts_stored": stored,
+        "delivered": SubscriberMessage.objects.filter(state="delivered").count(),
+        "seconds": round(seconds, 2),
+        "per_second": round(stored / seconds, 1) if seconds else None,
+        "polls": polls,
+    }
+
+
 def phase_stats(since: float) -> dict[str, Any]:
     environment.django_setup()
     from collections import Counter
@@ -327,7 +370,8 @@ def phase_stats(since: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--phase", choices=["setup", "queue", "send", "stats"])
+    parser.add_argument("--phase", choices=["setup", "queue", "send", "stats", "receipts"])
+    parser.add_argument("--receipts-budget", type=float, default=60.0)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--rate", type=float, action="append")
@@ -345,6 +389,8 @@ def main() -> None:
         result = phase_send(args.rate[0], args.window)
     elif args.phase == "stats":
         result = phase_stats(args.since)
+    elif args.phase == "receipts":
+        result = phase_receipts(args.receipts_budget)
     if args.phase:
         print("RESULT " + json.dumps(result))
         return
@@ -361,7 +407,12 @@ def main() -> None:
             print("PostgreSQL unreachable: skipped")
             continue
         run = bench_db(
-            db, subscribers=args.subscribers, rates=rates, window=args.window, senders=args.senders
+            db,
+            subscribers=args.subscribers,
+            rates=rates,
+            window=args.window,
+            senders=args.senders,
+            receipts_budget=args.receipts_budget,
         )
         report["runs"].append(run)
         print(json.dumps(run, indent=2))
