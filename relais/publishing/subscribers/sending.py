@@ -315,27 +315,36 @@ def apply_receipts(*, account: ChannelAccount, reports: list[DeliveryReport]) ->
     if not reports or account.kind != "sms":
         return set()
     by_id = {r.external_id: r for r in reports if r.external_id}
+    broadcast_ids = list(
+        SubscriberBroadcast.objects.filter(account_id=account.pk).values_list("pk", flat=True)
+    )
+    if not broadcast_ids:
+        return set()
     found: set[str] = set()
     ids = list(by_id)
-    t = now()
+    received = connection.ops.adapt_datetimefield_value(now())
+    table = SubscriberMessage._meta.db_table
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         rows = list(
             SubscriberMessage.objects.filter(
-                broadcast__account_id=account.pk, external_id__in=chunk
-            ).only("id", "external_id", "state")
+                broadcast_id__in=broadcast_ids, external_id__in=chunk
+            ).values_list("id", "external_id")
         )
-        for row in rows:
-            report = by_id[row.external_id]
-            row.state = (
+        updates = []
+        for pk, external_id in rows:
+            report = by_id[external_id]
+            state = (
                 SubscriberMessageState.DELIVERED
                 if report.delivered
                 else SubscriberMessageState.UNDELIVERED
             )
-            row.receipt_at = t
-            row.receipt = (
-                "delivered" if report.delivered else (report.error or "not delivered")[:200]
+            receipt = "delivered" if report.delivered else (report.error or "not delivered")[:200]
+            updates.append((str(state), received, receipt, pk))
+            found.add(external_id)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET state = %s, receipt_at = %s, receipt = %s WHERE id = %s",  # noqa: S608 - the model's table
+                updates,
             )
-            found.add(row.external_id)
-        SubscriberMessage.objects.bulk_update(rows, ["state", "receipt_at", "receipt"])
     return found
