@@ -33,6 +33,7 @@ from relais.publishing.models import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_SEND_RATE = 20.0  # SMS a second per account, unless its config says "send_rate"
+BUCKET_SECONDS = 0.25
 CHUNK = 200  # messages claimed at once (at most WINDOW of them in flight over SMPP)
 WINDOW = 50
 MAX_ATTEMPTS = 3
@@ -53,10 +54,12 @@ def send_rate(account: ChannelAccount) -> float:
 
 def take_tokens(*, account_id: int, rate: float, want: int) -> tuple[int, float]:
     """Take up to `want` tokens. Returns (granted, seconds to wait when none was granted).
-    The bucket holds at most one second of sending. A conditional update on refilled_at
+    The bucket holds at most BUCKET_SECONDS of sending. A conditional update on refilled_at
     makes concurrent workers (threads, processes, machines) see each take exactly once, on
     SQLite and PostgreSQL alike."""
-    burst = max(rate, 1.0)
+    # A quarter of a second of tokens at most: an SMSC that throttles per second never sees
+    # much more than the rate in any one second, whatever the number of workers.
+    burst = max(rate * BUCKET_SECONDS, 1.0)
     for _attempt in range(50):
         bucket = SendRateBucket.objects.filter(account_id=account_id).first()
         t = now()
