@@ -87,6 +87,9 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
         from relais.transit.gtfs import import_feed
 
         import_feed(organization=org, path=GTFS_DIR)
+    from relais.demo.wording import load_templates  # incidents part: approved templates
+
+    load_templates(org)
     _demo_publishing(org)  # publishing part 2: subscribers, scheduled posts, officials
     return DemoInfo(organization=org, logins=logins, created=created)
 

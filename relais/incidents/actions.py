@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from relais.accounts.models import Membership, Role, Team, audit
 from relais.accounts.permissions import require_role
@@ -460,7 +461,7 @@ def incident_open_for_crisis(
             membership=membership,
             title=(_("Crisis: %(reason)s") % {"reason": reason.strip()})[:200]
             if reason.strip()
-            else _("Crisis mode"),
+            else pgettext("incidents", "Crisis mode"),
             type=IncidentType.SECURITY
             if any(w in reason.casefold() for w in ("bomb", "bombe", "colis", "bagage", "bag"))
             else IncidentType.OTHER,

@@ -59,17 +59,25 @@ PUBLISHED_STATES = (
 
 
 def feed_incidents(*, organization: Organization) -> list[Incident]:
-    publications = Publication.objects.filter(state__in=PUBLISHED_STATES).order_by(
-        "-requested_at", "-pk"
+    """The active incidents with what the feed needs, in a fixed number of queries."""
+    publications = (
+        Publication.objects.filter(state__in=PUBLISHED_STATES)
+        .select_related("template")
+        .order_by("-requested_at", "-pk")
     )
-    return list(
+    incidents = list(
         active_incidents(organization_id=organization.pk)
         .prefetch_related("lines", "stops", Prefetch("publications", queryset=publications))
         .order_by("started_at", "pk")
     )
+    for incident in incidents:
+        incident.organization = organization  # no query per incident for its slug
+    return incidents
 
 
-def _translations(organization: Organization, incident: Incident) -> tuple[dict, dict]:
+def _translations(
+    organization: Organization, incident: Incident, translated_templates: dict
+) -> tuple[dict, dict]:
     """Header and description per language. The organisation's language gets the incident's
     title and the latest published text; the others, the type and lines in that language
     and the latest text rendered from the same template's translation, when there is one."""
@@ -98,7 +106,12 @@ def _translations(organization: Organization, incident: Incident) -> tuple[dict,
         if language in texts_by_language:
             descriptions[language] = texts_by_language[language]
         elif latest is not None and latest.template is not None:
-            translated = template_in_language(template=latest.template, language=language)
+            cache_key = (latest.template.pk, language)
+            if cache_key not in translated_templates:
+                translated_templates[cache_key] = template_in_language(
+                    template=latest.template, language=language
+                )
+            translated = translated_templates[cache_key]
             if translated is not None:
                 values = alert_values(
                     organization=organization, incident=incident, language=language
@@ -122,6 +135,7 @@ def build_alerts_feed(*, organization: Organization) -> rt.FeedMessage:
     feed.header.incrementality = rt.FeedHeader.FULL_DATASET
     feed.header.timestamp = int(now().timestamp())
     all_routes: list[Route] | None = None
+    translated_templates: dict = {}
     for incident in feed_incidents(organization=organization):
         entity = feed.entity.add()
         entity.id = f"{organization.slug}-incident-{incident.pk}"
@@ -152,7 +166,7 @@ def build_alerts_feed(*, organization: Organization) -> rt.FeedMessage:
         )
         if incident.cause:
             _translated(alert.cause_detail, {organization.language: incident.cause})
-        headers, descriptions = _translations(organization, incident)
+        headers, descriptions = _translations(organization, incident, translated_templates)
         _translated(alert.header_text, headers)
         _translated(alert.description_text, descriptions)
         _translated(alert.url, {organization.language: incident_public_url(incident)})

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from relais.accounts.models import Organization, Team
 from relais.incidents.models import IncidentType, Severity
@@ -46,7 +47,7 @@ class IncidentForm(forms.Form):
     type = forms.ChoiceField(label=_("Type"), choices=IncidentType.choices)
     severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices, initial="medium")
     lines = forms.ModelMultipleChoiceField(
-        label=_("Lines"),
+        label=pgettext_lazy("incidents", "Lines"),
         queryset=Route.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,

@@ -319,7 +319,7 @@ def publication_follow_delivery(*, delivery: Delivery) -> None:
     if target is None:
         return
     publication = (
-        Publication.objects.select_for_update()
+        Publication.objects.select_for_update(of=("self",))  # incident: an outer join
         .select_related("incident")
         .get(pk=target.publication_id)
     )
@@ -366,6 +366,8 @@ def publication_follow_delivery(*, delivery: Delivery) -> None:
             obj=publication,
             text=f"{publication.state}: failed on some channels",
         )
+        publication_id = publication.pk
+        transaction.on_commit(lambda: _tell_author(publication_id))
     _changed(publication)
 
 
@@ -385,4 +387,31 @@ def publication_retry_target(*, target: PublicationTarget, membership: Membershi
         action="publication.retry",
         obj=target.publication,
         text=target.account.name,
+    )
+
+
+def _tell_author(publication_id: int) -> None:
+    """The final failure is the author's to know, even if they left the page: an e-mail
+    with each failed network and its reason."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.urls import reverse
+
+    publication = Publication.objects.select_related("author").filter(pk=publication_id).first()
+    if publication is None or publication.author is None or not publication.author.email:
+        return
+    failures = Delivery.objects.filter(
+        target__publication=publication, state=DeliveryState.FAILED
+    ).select_related("account")
+    lines = [f"- {d.account.name}: {d.last_error}" for d in failures]
+    url = settings.RELAIS_BASE_URL.rstrip("/") + reverse(
+        "publishing:detail", kwargs={"publication_id": publication.pk}
+    )
+    send_mail(
+        f"[Relais] {publication.get_kind_display()} #{publication.pk}: "
+        f"{publication.get_state_display()}",
+        "\n".join([publication.text, "", *lines, "", url]),
+        settings.DEFAULT_FROM_EMAIL,
+        [publication.author.email],
+        fail_silently=True,
     )

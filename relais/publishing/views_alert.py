@@ -185,6 +185,9 @@ def alert_publish_view(request: HttpRequest) -> HttpResponse:
                 return response
             return redirect("publishing:detail", publication_id=publication.pk)
     context["error"] = error or _("This template cannot be published.")
+    if request.htmx:  # type: ignore[attr-defined]
+        # htmx swaps only 2xx answers: the reason goes where the button is.
+        return render(request, "publishing/_alert_preview.html", context)
     return render(request, "publishing/alert.html", context, status=400)
 
 

@@ -1,6 +1,5 @@
 """Templates over HTTP: list, read, write drafts, approve, and render with values."""
 
-
 from datetime import date, datetime
 from typing import Any, Literal
 

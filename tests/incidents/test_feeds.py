@@ -183,3 +183,18 @@ def test_hostile_text_is_escaped_on_public_pages(personas, world):
     incident_open(membership=personas.agent_a, title="<script>alert(1)</script>", type="other")
     html = Client().get("/o/alpha/alerts/").content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_feed_queries_do_not_grow_with_incidents(personas, world, django_assert_max_num_queries):
+    """The feed is read on every poll by every journey planner: a fixed number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        _feed(Client(), "/o/alpha/gtfs-rt/alerts.pb")
+    for n in range(5):
+        incident_open(
+            membership=personas.agent_a, title=f"more {n}", type="works", lines=[world["net"]["12"]]
+        )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(_feed(Client(), "/o/alpha/gtfs-rt/alerts.pb").entity) == 6

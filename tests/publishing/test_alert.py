@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.utils import translation
 
 from relais.channels.models import Delivery
 from relais.connectors.sandbox.models import SandboxPost
@@ -61,7 +62,8 @@ def test_values_come_from_the_incident(personas, setup):
 def test_preview_uses_the_short_variant_where_the_text_is_too_long(personas, setup):
     values = {"line": "C4, 12", "incident_url": "https://r.example/o/alpha/alerts/1/"}
     accounts = [personas.account, setup["facebook"], setup["bluesky"]]
-    preview = alert_preview(template=setup["strike"], values=values, accounts=accounts)
+    with translation.override("en"):
+        preview = alert_preview(template=setup["strike"], values=values, accounts=accounts)
     by_network = {c.account.network: c for c in preview.channels}
     assert by_network["facebook"].short is False and by_network["facebook"].text.startswith(
         "Mouvement social"
@@ -75,9 +77,10 @@ def test_preview_uses_the_short_variant_where_the_text_is_too_long(personas, set
 def test_too_long_without_short_variant_leaves_that_channel_out(personas, setup):
     template = approved(personas.supervisor, personas.supervisor, name="Long", text=LONG)
     values = {"line": "C4", "incident_url": "https://r.example/x"}
-    preview = alert_preview(
-        template=template, values=values, accounts=[personas.account, setup["facebook"]]
-    )
+    with translation.override("en"):
+        preview = alert_preview(
+            template=template, values=values, accounts=[personas.account, setup["facebook"]]
+        )
     x = next(c for c in preview.channels if c.account.network == "x")
     assert not x.sendable and "no short variant" in x.reason
     assert preview.can_publish  # Facebook still takes it
@@ -185,6 +188,9 @@ def test_page_button_says_which_variable_is_missing(personas, setup, client_as):
     button = re.search(r'<button[^>]*id="publish-button"[^>]*>([^<]*)</button>', html)
     assert button and "disabled" in button.group(0)
     assert "{eta}" in button.group(1)
+    # Pressed anyway with htmx: the reason is shown where the button is.
+    response = client.post("/publishing/alert/publish/", data, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and 'id="publish-error"' in response.content.decode()
     # Published anyway (no JavaScript): refused, with the same reason, nothing sent.
     response = client.post("/publishing/alert/publish/", data)
     assert response.status_code == 400 and "{eta}" in response.content.decode()

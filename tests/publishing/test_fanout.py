@@ -139,6 +139,10 @@ def test_a_refusal_makes_it_partial_then_a_person_retries(personas, capture):
         actions.publication_start(publication=publication, membership=personas.agent_a)
     publication.refresh_from_db()
     assert publication.state == PublicationState.PARTIAL and publication.completed_at
+    from django.core import mail
+
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["agent_a@example.test"]
+    assert "refused by the network: account suspended" in mail.outbox[0].body
     last = incident.timeline.filter(kind="publication").last()
     assert last.data["event"] == "partial"
     assert last.data["failed"][0]["error"] == "refused by the network: account suspended"

@@ -39,3 +39,14 @@ def seconds_after(later, earlier) -> str:
     if not (later and earlier):
         return ""
     return f"{(later - earlier).total_seconds():.1f} s"
+
+
+@register.filter
+def publication_kind(value: str) -> str:
+    """A publication kind stored on a timeline entry, in words."""
+    from relais.publishing.models import PublicationKind
+
+    try:
+        return str(PublicationKind(value).label)
+    except ValueError:
+        return value

@@ -22,4 +22,17 @@
     source.onerror = function () { document.body.classList.add("offline"); };
   }
   document.addEventListener("DOMContentLoaded", connect);
+
+  // The one-click page's line filter: chips whose name starts with what is typed (checked
+  // ones always stay in sight).
+  document.addEventListener("input", function (e) {
+    var input = e.target;
+    if (!input.matches || !input.matches("input[data-filter]")) return;
+    var query = input.value.trim().toLowerCase();
+    document.querySelectorAll(input.dataset.filter + " label").forEach(function (label) {
+      var box = label.querySelector("input");
+      var name = label.textContent.trim().toLowerCase();
+      label.hidden = !!query && !(box && box.checked) && name.indexOf(query) !== 0;
+    });
+  });
 })();
