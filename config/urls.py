@@ -21,6 +21,7 @@ urlpatterns = [
     path("care/", include("relais.care.urls")),
     path("listening/", include("relais.listening.urls")),
     path("events/", events, name="events"),
+    path("", include("relais.incidents.public_urls")),  # passenger feeds, public pages
     path("sandbox/", include("relais.connectors.sandbox.urls")),
     path("api/", api.urls),
     path("webhooks/<slug:kind>/<int:account_id>/", webhook, name="webhook"),

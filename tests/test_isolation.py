@@ -26,6 +26,7 @@ from tests.api.helpers import (
     token_client,
     webhook_message,
 )
+from tests.incidents.helpers import add_broadcast
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,25 @@ def _ids(world) -> dict[str, Any]:
         "outsider_user": p.outsider.user_id,
         "agent_user": p.agent_a.user_id,
         **_listening_ids(world, p.org, p.supervisor),
+        "incident_id": world.incident.pk,
+        "template_id": world.template.pk,
+        "publication_id": world.publication.pk,
+        "target_id": world.target.pk,
+        "other_incident_id": world.other_incident.pk,
+        "external_id": "OPS-1",  # both organisations' operator systems use it
     }
 
 
 def _own_ids(world) -> dict[str, Any]:
-    """The same placeholders pointing at the outsider's own organisation's objects."""
-    p = world.personas
-    return {
+    """The same names, pointing at the outsider's own objects (the control tests)."""
+    _listening_ids(world, world.personas.other_org, world.personas.outsider)
+    return _ids(world) | {
         "conversation_id": world.other_conversation.pk,
-        **_listening_ids(world, p.other_org, p.outsider),
+        "incident_id": world.other_incident.pk,
+        "template_id": world.other_template.pk,
+        "publication_id": world.other_publication.pk,
+        "target_id": world.other_target.pk,
+        **_listening_ids(world, world.personas.other_org, world.personas.outsider),
     }
 
 
@@ -124,7 +135,37 @@ API_CALLS = [
     Call("POST", "/api/listening/alerts/{alert_id}/ack"),
     Call("POST", "/api/listening/alerts/{alert_id}/close"),
     Call("POST", "/api/listening/crisis", {"active": True, "alert_id": "{alert_id}"}),
+    # Incidents, templates, publications (incidents part)
+    Call("GET", "/api/incidents/{incident_id}"),
+    Call("PATCH", "/api/incidents/{incident_id}", {"cause": "from elsewhere"}),
+    Call("POST", "/api/incidents/{incident_id}/status", {"status": "resolved"}),
+    Call("POST", "/api/incidents/{incident_id}/actions", {"text": "psst"}),
+    Call("POST", "/api/incidents/{incident_id}/reports", {"report_id": "R-1"}),
+    Call(
+        "POST",
+        "/api/incidents/{incident_id}/conversations",
+        {"conversation_id": "{conversation_id}"},
+    ),
+    Call("GET", "/api/templates/{template_id}"),
+    Call("PATCH", "/api/templates/{template_id}", {"text": "Changed from elsewhere"}),
+    Call("POST", "/api/templates/{template_id}/approve"),
+    Call("POST", "/api/templates/{template_id}/retire"),
+    Call("POST", "/api/templates/{template_id}/render", {"values": {}}),
+    Call("GET", "/api/publications/{publication_id}"),
+    Call("POST", "/api/publications/{publication_id}/targets/{target_id}/retry"),
+    Call(
+        "POST",
+        "/api/alerts",
+        {"template_id": "{template_id}", "incident_id": "{incident_id}", "kind": "update"},
+    ),
 ]
+
+# The control on the outsider's own object is refused for a reason of its own, not hidden:
+# the template is approved already, the channel was sent already.
+CONTROL_REFUSALS = {
+    ("POST", "/api/templates/{template_id}/approve"): (422,),
+    ("POST", "/api/publications/{publication_id}/targets/{target_id}/retry"): (422,),
+}
 
 # Lists: the outsider sees only their own organisation's items, whatever the filters.
 API_LISTS = [
@@ -135,6 +176,8 @@ API_LISTS = [
     Call("GET", "/api/accounts"),
     Call("GET", "/api/listening/monitors"),
     Call("GET", "/api/listening/alerts"),
+    Call("GET", "/api/incidents"),
+    Call("GET", "/api/templates", query="?state=all"),
 ]
 
 # Authenticated by a signature rather than a membership: tested on its own below.
@@ -150,6 +193,14 @@ API_LISTENING_ORG_SCOPED = [
     Call("POST", "/api/listening/monitors", {"name": "Theirs", "query": "bombe gare"}),
     Call("GET", "/api/listening/crisis"),
     Call("POST", "/api/listening/crisis", {"active": True, "reason": "theirs"}),
+]
+
+
+# Writes that name no object of organisation A: they act in the caller's own organisation.
+API_OWN_WRITES = [
+    Call("POST", "/api/incidents", {"title": "Ours", "type": "other", "external_id": "OPS-1"}),
+    Call("PUT", "/api/incidents/external/{external_id}", {"status": "resolved"}),
+    Call("POST", "/api/templates", {"name": "Ours", "category": "traffic", "text": "x"}),
 ]
 
 
@@ -170,15 +221,16 @@ def _api_client(world, auth: str, membership=None) -> Client:
 def _request(client: Client, call: Call, ids: dict[str, Any], path: str):
     if call.method == "GET":
         return client.get(path)
-    if call.method in ("PUT", "DELETE"):
-        data = json.dumps(_fill(call.data, ids)) if call.data is not None else ""
-        return getattr(client, call.method.lower())(path, data, content_type="application/json")
-    return post_json(client, path, _fill(call.data, ids))
+    if call.method == "POST":
+        return post_json(client, path, _fill(call.data, ids))
+    data = json.dumps(_fill(call.data, ids)) if call.data is not None else ""
+    return client.generic(call.method, path, data, content_type="application/json")
 
 
 @pytest.fixture
 def world(personas, django_capture_on_commit_callbacks):
     made = make_world(personas, django_capture_on_commit_callbacks)
+    add_broadcast(made, django_capture_on_commit_callbacks)
     _own_ids(made)  # listening objects of both organisations, before any db_state()
     _ids(made)
     return made
@@ -194,7 +246,12 @@ def test_every_api_endpoint_is_covered():
     }
     covered = {
         (c.method, c.route)
-        for c in API_CALLS + API_LISTS + API_SIGNED + API_ORG_SCOPED + API_LISTENING_ORG_SCOPED
+        for c in API_CALLS
+        + API_LISTS
+        + API_SIGNED
+        + API_ORG_SCOPED
+        + API_LISTENING_ORG_SCOPED
+        + API_OWN_WRITES
     }
     assert endpoints == covered, "add the new endpoint to API_CALLS, API_LISTS or API_SIGNED"
 
@@ -216,9 +273,10 @@ def test_api_outsider_gets_404_and_changes_nothing(world, auth, call):
 @pytest.mark.parametrize("call", API_CALLS, ids=lambda c: c.id + (f" {c.data}" if c.data else ""))
 def test_api_same_call_on_own_object_is_not_404(world, auth, call):
     """The control: the outsider's own conversation answers, so the 404 above is isolation."""
-    ids = _ids(world) | _own_ids(world)
+    ids = _own_ids(world)
     response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
-    assert response.status_code in (200, 201, 204), response.content
+    expected = CONTROL_REFUSALS.get((call.method, call.route), (200, 201, 204))
+    assert response.status_code in expected, response.content
 
 
 @pytest.mark.parametrize("auth", AUTHS)
@@ -236,6 +294,10 @@ def test_api_lists_show_nothing_of_another_organisation(world, auth, call):
     elif call.route.startswith("/api/listening/"):
         key = "monitor_id" if call.route.endswith("monitors") else "alert_id"
         assert [i["id"] for i in items] == [_own_ids(world)[key]]
+    elif call.route == "/api/incidents":
+        assert [i["id"] for i in items] == [world.other_incident.pk]
+    elif call.route == "/api/templates":
+        assert [t["id"] for t in items] == [world.other_template.pk]
     else:
         theirs = set(Conversation.objects.filter(organization=p.org).values_list("pk", flat=True))
         assert not theirs & {c["id"] for c in items}
@@ -312,7 +374,9 @@ def _ui_client(world, session_org: str, membership=None) -> Client:
 
 
 def _ui_path(call: Call, ids: dict[str, Any]) -> str:
-    return reverse(call.route, kwargs={k: ids[k] for k in call.kwargs}) + _fill(call.query, ids)
+    # "incident_id=other_incident_id": the URL's argument, filled from another world id.
+    kwargs = {k.partition("=")[0]: ids[k.partition("=")[2] or k] for k in call.kwargs}
+    return reverse(call.route, kwargs=kwargs) + _fill(call.query, ids)
 
 
 def _ui_request(client: Client, call: Call, ids: dict[str, Any], **headers):
@@ -371,6 +435,143 @@ def test_ui_agent_cannot_assign_to_another_organisations_user(world, call):
     response = client.post(_ui_path(call, _ids(world)), data=_fill(call.data, _ids(world)))
     assert response.status_code == 404
     assert db_state() == before
+
+
+@pytest.mark.parametrize("call", API_OWN_WRITES, ids=lambda c: c.id)
+def test_api_writes_without_an_object_stay_in_the_callers_organisation(world, call):
+    """The operator system's PUT names an id that organisation A also uses: the outsider's
+    call opens or updates the outsider's own incident, never A's."""
+    p = world.personas
+    before = _broadcast_of(p.org.pk)
+    response = _request(token_client(p.outsider), call, _ids(world), _fill(call.route, _ids(world)))
+    assert response.status_code in (200, 201), response.content
+    assert _broadcast_of(p.org.pk) == before
+    body = response.json()
+    from relais.incidents.models import Incident
+    from relais.wording.models import Template
+
+    model = Template if "/templates" in call.route else Incident
+    assert model.objects.get(pk=body["id"]).organization_id == p.other_org.pk
+
+
+def _broadcast_of(org_id: int) -> dict:
+    from relais.incidents.models import Incident
+    from relais.wording.models import Template
+
+    return {
+        "incidents": list(Incident.objects.filter(organization_id=org_id).order_by("pk").values()),
+        "templates": list(Template.objects.filter(organization_id=org_id).order_by("pk").values()),
+    }
+
+
+# --- Incidents, templates, the one-click alert and publications (pages) ------------------
+
+BROADCAST_UI_CALLS = [
+    Call("GET", "incidents:detail", kwargs=("incident_id",)),
+    Call("GET", "incidents:detail", kwargs=("incident_id",), query="?part=timeline"),
+    Call("GET", "incidents:edit", kwargs=("incident_id",)),
+    Call(
+        "POST",
+        "incidents:edit",
+        {"title": "x", "type": "strike", "severity": "low"},
+        kwargs=("incident_id",),
+    ),
+    Call("POST", "incidents:status", {"status": "resolved"}, kwargs=("incident_id",)),
+    Call("POST", "incidents:action", {"text": "psst"}, kwargs=("incident_id",)),
+    Call("POST", "incidents:report", {"report_id": "R-1"}, kwargs=("incident_id",)),
+    Call("POST", "incidents:link", {"conversation": "{conversation_id}"}, kwargs=("incident_id",)),
+    # The outsider's own incident, organisation A's conversation.
+    Call(
+        "POST",
+        "incidents:link",
+        {"conversation": "{conversation_id}", "from": "inbox"},
+        kwargs=("incident_id=other_incident_id",),
+    ),
+    Call("GET", "wording:detail", kwargs=("template_id",)),
+    Call("GET", "wording:edit", kwargs=("template_id",)),
+    Call(
+        "POST",
+        "wording:edit",
+        {"name": "x", "category": "traffic", "text": "x"},
+        kwargs=("template_id",),
+    ),
+    Call("GET", "wording:new", query="?translate={template_id}"),
+    Call("POST", "wording:approve", {}, kwargs=("template_id",)),
+    Call("POST", "wording:retire", {}, kwargs=("template_id",)),
+    Call("GET", "publishing:alert", query="?incident={incident_id}"),
+    Call("POST", "publishing:alert", {"incident": "{incident_id}"}),
+    Call(
+        "POST",
+        "publishing:publish",
+        {"incident": "{incident_id}", "template": "{template_id}", "kind": "update"},
+    ),
+    Call("GET", "publishing:detail", kwargs=("publication_id",)),
+    Call("GET", "publishing:detail", kwargs=("publication_id",), query="?part=status"),
+    Call("POST", "publishing:retry", {}, kwargs=("publication_id", "target_id")),
+]
+BROADCAST_UI_LISTS = [
+    Call("GET", "incidents:list"),
+    Call("GET", "incidents:list", query="?status=active"),
+    Call("GET", "incidents:new"),
+    Call("GET", "wording:list", query="?state=all"),
+    Call("GET", "wording:new"),
+    Call(
+        "POST",
+        "wording:new",
+        {"name": "Ours", "category": "traffic", "language": "fr", "text": "x"},
+    ),
+    Call("GET", "publishing:alert"),
+]
+
+
+def test_every_broadcast_page_is_covered():
+    from relais.incidents import urls as incident_urls
+    from relais.publishing import urls as publishing_urls
+    from relais.wording import urls as wording_urls
+
+    names = {
+        f"{module.app_name}:{p.name}"
+        for module in (incident_urls, wording_urls, publishing_urls)
+        for p in module.urlpatterns
+    }
+    # The calendar, neutrality and subscriber pages are covered below (PUBLISHING_*).
+    part2 = {c.route for c in PUBLISHING_CALLS + PUBLISHING_LISTS} | PUBLISHING_PUBLIC
+    assert names - part2 == {c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS}, (
+        "add the new page to BROADCAST_UI_CALLS or BROADCAST_UI_LISTS"
+    )
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize(
+    "call", BROADCAST_UI_CALLS, ids=lambda c: c.id + (f" {c.data}" if c.data else "")
+)
+def test_broadcast_ui_outsider_gets_404_and_changes_nothing(world, session_org, htmx, call):
+    ids = _ids(world)
+    client = _ui_client(world, session_org)
+    before = db_state()
+    response = _ui_request(client, call, ids, **({"HX-Request": "true"} if htmx else {}))
+    assert response.status_code == 404, response.content[:500]
+    html = response.content.decode()
+    assert "maelle_alpha" not in html and "Alpha C4 incident" not in html
+    assert "Alpha: grève C4" not in html
+    assert db_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", BROADCAST_UI_LISTS, ids=lambda c: c.id)
+def test_broadcast_ui_lists_show_nothing_of_another_organisation(world, session_org, call):
+    p = world.personas
+    before = _broadcast_of(p.org.pk)
+    response = _ui_request(_ui_client(world, session_org), call, _ids(world))
+    assert response.status_code in (200, 302), response.content[:500]
+    html = response.content.decode()
+    assert "Alpha C4 incident" not in html and "Alpha: grève C4" not in html
+    assert "Alpha on X" not in html and "maelle_alpha" not in html
+    for name in ("incidents", "templates"):
+        shown = response.context[name] if response.context and name in response.context else []
+        assert all(obj.organization_id == p.other_org.pk for obj in shown)
+    assert _broadcast_of(p.org.pk) == before
 
 
 # --- The live events stream ------------------------------------------------------------
@@ -524,3 +725,116 @@ def test_listening_ui_lists_show_nothing_of_another_organisation(world, session_
     if "form" in response.context:
         teams = [c[0] for c in response.context["form"].fields["team"].choices if c[0]]
         assert set(teams) <= set(world.personas.other_org.teams.values_list("pk", flat=True))
+# --- The publishing pages (part 2: calendar, neutrality, subscribers) --------------------
+
+PUBLISHING_CALLS = [
+    Call("GET", "publishing:post", kwargs=("publication_id",)),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "approve")),
+    Call("POST", "publishing:post_action", {"reason": "x"}, kwargs=("publication_id", "reject")),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "cancel")),
+    Call(
+        "POST",
+        "publishing:post_action",
+        {"scheduled_at": "2099-01-01T10:00"},
+        kwargs=("publication_id", "reschedule"),
+    ),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "accept")),
+    Call("POST", "publishing:neutrality_people", {"remove": "{person_id}"}),
+]
+PUBLISHING_LISTS = [
+    Call("GET", "publishing:calendar"),
+    Call("GET", "publishing:calendar", query="?view=month"),
+    Call("GET", "publishing:neutrality"),
+    Call("GET", "publishing:neutrality_csv"),
+    Call("GET", "publishing:subscribers"),
+    Call("GET", "publishing:post_new"),
+    Call("POST", "publishing:post_new", {"text": "x"}),
+]
+# Public by design (no sign-in); tested in tests/publishing/test_subscribers.py: a page of
+# one organisation never subscribes, confirms or unsubscribes for another one.
+PUBLISHING_PUBLIC = {
+    "publishing:subscribe",
+    "publishing:subscribe_confirm",
+    "publishing:subscribe_email_confirm",
+    "publishing:unsubscribe",
+}
+
+
+@pytest.fixture
+def publishing_world(world):
+    from datetime import timedelta
+
+    from relais.common.timeutils import now
+    from relais.publishing.models import NeutralityPerson, Publication
+
+    p = world.personas
+    post = Publication.objects.create(
+        organization=p.org,
+        kind="post",
+        category="promotion",
+        state="awaiting_approval",
+        text="Secret launch of maelle_alpha",
+        scheduled_at=now() + timedelta(days=1),
+        author=p.agent_a.user,
+    )
+    person = NeutralityPerson.objects.create(organization=p.org, name="Mayor maelle_alpha")
+    return world, post, person
+
+
+def _publishing_state():
+    from relais.publishing.models import NeutralityPerson, Publication, PublicationHold
+
+    return (
+        list(Publication.objects.order_by("pk").values("pk", "state", "scheduled_at")),
+        list(NeutralityPerson.objects.order_by("pk").values("pk", "name")),
+        PublicationHold.objects.count(),
+    )
+
+
+def _publishing_path(call: Call, ids: dict[str, Any]) -> str:
+    args = [ids.get(k, k) for k in call.kwargs]
+    return reverse(call.route, args=args) + call.query
+
+
+def test_every_publishing_page_is_covered():
+    from relais.publishing import urls as publishing_urls
+
+    names = {f"publishing:{p.name}" for p in publishing_urls.urlpatterns}
+    covered = {c.route for c in PUBLISHING_CALLS + PUBLISHING_LISTS} | PUBLISHING_PUBLIC
+    covered |= {c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS}  # part 1's pages
+    assert names == covered & names and covered - names <= {
+        c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS
+    }, "add the new page to PUBLISHING_CALLS or PUBLISHING_LISTS"
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize(
+    "call", PUBLISHING_CALLS, ids=lambda c: c.id + " " + " ".join(c.kwargs[1:])
+)
+def test_publishing_outsider_gets_404_and_changes_nothing(publishing_world, session_org, call):
+    world, post, person = publishing_world
+    ids = {"publication_id": post.pk, "person_id": person.pk}
+    client = _ui_client(world, session_org)
+    before = _publishing_state()
+    path = _publishing_path(call, ids)
+    if call.method == "GET":
+        response = client.get(path)
+    else:
+        response = client.post(path, data=_fill(call.data, ids))
+    assert response.status_code == 404, response.content[:300]
+    assert "maelle_alpha" not in response.content.decode()
+    assert _publishing_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", PUBLISHING_LISTS, ids=lambda c: c.id)
+def test_publishing_lists_show_nothing_of_another_organisation(publishing_world, session_org, call):
+    world, post, person = publishing_world
+    client = _ui_client(world, session_org)
+    before = _publishing_state()
+    path = _publishing_path(call, {})
+    response = client.get(path) if call.method == "GET" else client.post(path, data=call.data)
+    assert response.status_code in (200, 400)
+    body = response.content.decode()
+    assert "maelle_alpha" not in body and "Secret launch" not in body
+    assert _publishing_state() == before

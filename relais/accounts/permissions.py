@@ -76,3 +76,47 @@ def access_team(membership: Membership, team_id: int):
         return Team.objects.get(organization_id=membership.organization_id, pk=team_id)
     except Team.DoesNotExist:
         raise Http404("No such team.") from None
+
+
+def access_incident(membership: Membership, incident_id: int, *, for_update: bool = False):
+    from relais.incidents.models import Incident
+
+    qs = Incident.objects.filter(organization_id=membership.organization_id)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(pk=incident_id)
+    except Incident.DoesNotExist:
+        raise Http404("No such incident.") from None
+
+
+def access_template(membership: Membership, template_id: int):
+    from relais.wording.models import Template
+
+    try:
+        return Template.objects.get(organization_id=membership.organization_id, pk=template_id)
+    except Template.DoesNotExist:
+        raise Http404("No such template.") from None
+
+
+def access_publication(membership: Membership, publication_id: int, *, for_update: bool = False):
+    from relais.publishing.models import Publication
+
+    qs = Publication.objects.filter(organization_id=membership.organization_id)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.select_related("author", "approved_by").get(pk=publication_id)
+    except Publication.DoesNotExist:
+        raise Http404("No such publication.") from None
+
+
+def access_neutrality_person(membership: Membership, person_id: int):
+    from relais.publishing.models import NeutralityPerson
+
+    try:
+        return NeutralityPerson.objects.get(
+            organization_id=membership.organization_id, pk=person_id
+        )
+    except NeutralityPerson.DoesNotExist:
+        raise Http404("No such person.") from None

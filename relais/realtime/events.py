@@ -55,6 +55,26 @@ class Presence(Event):
     user_ids: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class IncidentChanged(Event):
+    """An incident was opened or changed, or its timeline grew."""
+
+    type: ClassVar[str] = "incident"
+    incident_id: int = 0
+    change: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class PublicationChanged(Event):
+    """A publication started going out, or one of its channels accepted or failed it."""
+
+    type: ClassVar[str] = "publication"
+    publication_id: int = 0
+    incident_id: int | None = None
+    state: str = ""
+
+
 def send_event_on_commit(organization_id: int, event: Event) -> None:
     """Live events leave only once the change they describe is committed."""
     message = {"type": event.type, "org": organization_id, "data": event.payload()}

@@ -32,10 +32,10 @@ def render(text: str, values: Mapping[str, object]) -> str:
         raise MissingVariables(missing)
 
     def fill(match: re.Match) -> str:
-        token = match.group(0)
-        if token == "{{":
+        found = match.group(0)
+        if found == "{{":
             return "{"
-        if token == "}}":
+        if found == "}}":
             return "}"
         return str(values[match.group(1)])
 

@@ -149,4 +149,11 @@ def db_state() -> dict[str, Any]:
         ),
         "audit": AuditEntry.objects.count(),
         "raw_events": RawEvent.objects.count(),
+        **_broadcast_state(),
     }
+
+
+def _broadcast_state() -> dict[str, Any]:
+    from tests.incidents.helpers import broadcast_state
+
+    return broadcast_state()

@@ -4,9 +4,13 @@ Account config understood (for demos and failure tests):
   flavour: x | facebook | bluesky | mastodon   length limits like the real network
   outage: true                                  every send fails temporarily (network down)
   reject: "reason"                              every send is refused permanently
+  pause_after_send: seconds                     the network stores the post, then waits
+                                                before answering (kill-mid-send tests)
 """
 
 from __future__ import annotations
+
+import time
 
 from django.db import IntegrityError, transaction
 
@@ -90,6 +94,9 @@ class SandboxConnector(Connector):
         except IntegrityError:
             # Two workers raced on the same key: the network kept the first.
             post = SandboxPost.objects.get(idempotency_key=message.idempotency_key)
+        if config.get("pause_after_send"):
+            # The post is on the network; our side has not heard back yet.
+            time.sleep(float(config["pause_after_send"]))
         return self._receipt(post)
 
     def _receipt(self, post: SandboxPost) -> Receipt:
