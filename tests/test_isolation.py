@@ -52,26 +52,26 @@ def _ids(world) -> dict[str, Any]:
         "team_id": p.team_a.pk,
         "outsider_user": p.outsider.user_id,
         "agent_user": p.agent_a.user_id,
+        **_listening_ids(world, p.org, p.supervisor),
         "incident_id": world.incident.pk,
         "template_id": world.template.pk,
         "publication_id": world.publication.pk,
         "target_id": world.target.pk,
         "other_incident_id": world.other_incident.pk,
         "external_id": "OPS-1",  # both organisations' operator systems use it
-        **_listening_ids(world, p.org, p.supervisor),
     }
 
 
 def _own_ids(world) -> dict[str, Any]:
-    """The same placeholders pointing at the outsider's own organisation's objects."""
-    p = world.personas
-    return {
+    """The same names, pointing at the outsider's own objects (the control tests)."""
+    _listening_ids(world, world.personas.other_org, world.personas.outsider)
+    return _ids(world) | {
         "conversation_id": world.other_conversation.pk,
         "incident_id": world.other_incident.pk,
         "template_id": world.other_template.pk,
         "publication_id": world.other_publication.pk,
         "target_id": world.other_target.pk,
-        **_listening_ids(world, p.other_org, p.outsider),
+        **_listening_ids(world, world.personas.other_org, world.personas.outsider),
     }
 
 
@@ -273,7 +273,7 @@ def test_api_outsider_gets_404_and_changes_nothing(world, auth, call):
 @pytest.mark.parametrize("call", API_CALLS, ids=lambda c: c.id + (f" {c.data}" if c.data else ""))
 def test_api_same_call_on_own_object_is_not_404(world, auth, call):
     """The control: the outsider's own conversation answers, so the 404 above is isolation."""
-    ids = _ids(world) | _own_ids(world)
+    ids = _own_ids(world)
     response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
     expected = CONTROL_REFUSALS.get((call.method, call.route), (200, 201, 204))
     assert response.status_code in expected, response.content
@@ -291,13 +291,13 @@ def test_api_lists_show_nothing_of_another_organisation(world, auth, call):
     p = world.personas
     if call.route == "/api/accounts":
         assert [a["id"] for a in items] == [p.other_account.pk]
+    elif call.route.startswith("/api/listening/"):
+        key = "monitor_id" if call.route.endswith("monitors") else "alert_id"
+        assert [i["id"] for i in items] == [_own_ids(world)[key]]
     elif call.route == "/api/incidents":
         assert [i["id"] for i in items] == [world.other_incident.pk]
     elif call.route == "/api/templates":
         assert [t["id"] for t in items] == [world.other_template.pk]
-    elif call.route.startswith("/api/listening/"):
-        key = "monitor_id" if call.route.endswith("monitors") else "alert_id"
-        assert [i["id"] for i in items] == [_own_ids(world)[key]]
     else:
         theirs = set(Conversation.objects.filter(organization=p.org).values_list("pk", flat=True))
         assert not theirs & {c["id"] for c in items}
@@ -534,7 +534,9 @@ def test_every_broadcast_page_is_covered():
         for module in (incident_urls, wording_urls, publishing_urls)
         for p in module.urlpatterns
     }
-    assert names == {c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS}, (
+    # The calendar, neutrality and subscriber pages are covered below (PUBLISHING_*).
+    part2 = {c.route for c in PUBLISHING_CALLS + PUBLISHING_LISTS} | PUBLISHING_PUBLIC
+    assert names - part2 == {c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS}, (
         "add the new page to BROADCAST_UI_CALLS or BROADCAST_UI_LISTS"
     )
 
@@ -723,3 +725,116 @@ def test_listening_ui_lists_show_nothing_of_another_organisation(world, session_
     if "form" in response.context:
         teams = [c[0] for c in response.context["form"].fields["team"].choices if c[0]]
         assert set(teams) <= set(world.personas.other_org.teams.values_list("pk", flat=True))
+# --- The publishing pages (part 2: calendar, neutrality, subscribers) --------------------
+
+PUBLISHING_CALLS = [
+    Call("GET", "publishing:post", kwargs=("publication_id",)),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "approve")),
+    Call("POST", "publishing:post_action", {"reason": "x"}, kwargs=("publication_id", "reject")),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "cancel")),
+    Call(
+        "POST",
+        "publishing:post_action",
+        {"scheduled_at": "2099-01-01T10:00"},
+        kwargs=("publication_id", "reschedule"),
+    ),
+    Call("POST", "publishing:post_action", {}, kwargs=("publication_id", "accept")),
+    Call("POST", "publishing:neutrality_people", {"remove": "{person_id}"}),
+]
+PUBLISHING_LISTS = [
+    Call("GET", "publishing:calendar"),
+    Call("GET", "publishing:calendar", query="?view=month"),
+    Call("GET", "publishing:neutrality"),
+    Call("GET", "publishing:neutrality_csv"),
+    Call("GET", "publishing:subscribers"),
+    Call("GET", "publishing:post_new"),
+    Call("POST", "publishing:post_new", {"text": "x"}),
+]
+# Public by design (no sign-in); tested in tests/publishing/test_subscribers.py: a page of
+# one organisation never subscribes, confirms or unsubscribes for another one.
+PUBLISHING_PUBLIC = {
+    "publishing:subscribe",
+    "publishing:subscribe_confirm",
+    "publishing:subscribe_email_confirm",
+    "publishing:unsubscribe",
+}
+
+
+@pytest.fixture
+def publishing_world(world):
+    from datetime import timedelta
+
+    from relais.common.timeutils import now
+    from relais.publishing.models import NeutralityPerson, Publication
+
+    p = world.personas
+    post = Publication.objects.create(
+        organization=p.org,
+        kind="post",
+        category="promotion",
+        state="awaiting_approval",
+        text="Secret launch of maelle_alpha",
+        scheduled_at=now() + timedelta(days=1),
+        author=p.agent_a.user,
+    )
+    person = NeutralityPerson.objects.create(organization=p.org, name="Mayor maelle_alpha")
+    return world, post, person
+
+
+def _publishing_state():
+    from relais.publishing.models import NeutralityPerson, Publication, PublicationHold
+
+    return (
+        list(Publication.objects.order_by("pk").values("pk", "state", "scheduled_at")),
+        list(NeutralityPerson.objects.order_by("pk").values("pk", "name")),
+        PublicationHold.objects.count(),
+    )
+
+
+def _publishing_path(call: Call, ids: dict[str, Any]) -> str:
+    args = [ids.get(k, k) for k in call.kwargs]
+    return reverse(call.route, args=args) + call.query
+
+
+def test_every_publishing_page_is_covered():
+    from relais.publishing import urls as publishing_urls
+
+    names = {f"publishing:{p.name}" for p in publishing_urls.urlpatterns}
+    covered = {c.route for c in PUBLISHING_CALLS + PUBLISHING_LISTS} | PUBLISHING_PUBLIC
+    covered |= {c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS}  # part 1's pages
+    assert names == covered & names and covered - names <= {
+        c.route for c in BROADCAST_UI_CALLS + BROADCAST_UI_LISTS
+    }, "add the new page to PUBLISHING_CALLS or PUBLISHING_LISTS"
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize(
+    "call", PUBLISHING_CALLS, ids=lambda c: c.id + " " + " ".join(c.kwargs[1:])
+)
+def test_publishing_outsider_gets_404_and_changes_nothing(publishing_world, session_org, call):
+    world, post, person = publishing_world
+    ids = {"publication_id": post.pk, "person_id": person.pk}
+    client = _ui_client(world, session_org)
+    before = _publishing_state()
+    path = _publishing_path(call, ids)
+    if call.method == "GET":
+        response = client.get(path)
+    else:
+        response = client.post(path, data=_fill(call.data, ids))
+    assert response.status_code == 404, response.content[:300]
+    assert "maelle_alpha" not in response.content.decode()
+    assert _publishing_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", PUBLISHING_LISTS, ids=lambda c: c.id)
+def test_publishing_lists_show_nothing_of_another_organisation(publishing_world, session_org, call):
+    world, post, person = publishing_world
+    client = _ui_client(world, session_org)
+    before = _publishing_state()
+    path = _publishing_path(call, {})
+    response = client.get(path) if call.method == "GET" else client.post(path, data=call.data)
+    assert response.status_code in (200, 400)
+    body = response.content.decode()
+    assert "maelle_alpha" not in body and "Secret launch" not in body
+    assert _publishing_state() == before

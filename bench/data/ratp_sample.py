@@ -37,7 +37,8 @@ def kind(text: str) -> str:
     return "reply" if text.startswith("@") else "post"
 
 
-def sample(data: Path) -> list[dict]:
+def sample(data: Path, seed: int = 20261123, exclude: list[dict] | None = None) -> list[dict]:
+    """The stratified sample; `exclude` (an earlier sample) keeps its tweets and texts out."""
     rows = []
     for f in sorted(glob.glob(str(data / "ratp" / "Ligne*_RATP.csv"))):
         account = os.path.basename(f)[:-4]
@@ -46,14 +47,15 @@ def sample(data: Path) -> list[dict]:
                 rows.append({"account": account, "row": i, "time": r["time"], "text": r["tweet"]})
     for r in rows:
         r["kind"] = kind(r["text"])
-    rng = random.Random(20261123)
-    seen: set = set()
+    rng = random.Random(seed)
+    seen: set = {(e["account"], e["row"]) for e in exclude or []}
+    excluded_texts = {e["text"] for e in exclude or []}
     out: list[dict] = []
 
     def take(pool, n, stratum):
-        texts = {o["text"] for o in out}
+        texts = {o["text"] for o in out} | excluded_texts
         pool = [r for r in pool if (r["account"], r["row"]) not in seen and r["text"] not in texts]
-        for r in rng.sample(pool, n):
+        for r in rng.sample(pool, min(n, len(pool))):  # the test sample finds some strata used up
             seen.add((r["account"], r["row"]))
             out.append({**r, "stratum": stratum})
 
@@ -80,10 +82,50 @@ def prefill(text: str) -> list[str]:
     return sorted(found, key=lambda x: (int(re.match(r"\d+", x).group()), x))
 
 
+TEST_SEED = 20261201
+
+
+def check_test(data: Path) -> None:
+    """ratp_lines_test.jsonl: a second sample drawn the same way with another seed, none of
+    its tweets (nor texts) in the first; labelled by hand before the recogniser was run."""
+    drawn = sample(data, TEST_SEED, exclude=sample(data))
+    with open(HERE / "ratp_lines_test.jsonl", encoding="utf-8") as f:
+        labelled = {rec["id"]: rec for rec in map(json.loads, f)}
+    assert [f"{d['account']}:{d['row']}" for d in drawn] == list(labelled), (
+        "test sample differs from the file"
+    )
+    changed = sum(
+        prefill(d["text"]) != labelled[f"{d['account']}:{d['row']}"]["lines"] for d in drawn
+    )
+    print(
+        len(drawn),
+        "test tweets, sample and file agree;",
+        changed,
+        "hand labels differ from the pre-fill",
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(HERE.parents[2] / "shared" / "data"))
+    parser.add_argument(
+        "--draw-test", action="store_true", help="(re)write the test file, pre-filled"
+    )
     args = parser.parse_args()
+    if args.draw_test:
+        test = sample(Path(args.data), TEST_SEED, exclude=sample(Path(args.data)))
+        with open(HERE / "ratp_lines_test.jsonl", "w", encoding="utf-8") as f:
+            for d in test:
+                record = {
+                    "id": f"{d['account']}:{d['row']}",
+                    "account": d["account"],
+                    "time": d["time"],
+                    "stratum": d["stratum"],
+                    "text": d["text"],
+                    "lines": prefill(d["text"]),
+                }
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        raise SystemExit(0)
     drawn = sample(Path(args.data))
     with open(HERE / "ratp_lines.jsonl", encoding="utf-8") as f:
         labelled = {rec["id"]: rec for rec in map(json.loads, f)}
@@ -103,3 +145,5 @@ if __name__ == "__main__":
                 rec["text"][:90],
             )
     print(len(drawn), "tweets, sample and file agree")
+    if (HERE / "ratp_lines_test.jsonl").exists():
+        check_test(Path(args.data))

@@ -99,12 +99,24 @@ def access_template(membership: Membership, template_id: int):
         raise Http404("No such template.") from None
 
 
-def access_publication(membership: Membership, publication_id: int):
+def access_publication(membership: Membership, publication_id: int, *, for_update: bool = False):
     from relais.publishing.models import Publication
 
+    qs = Publication.objects.filter(organization_id=membership.organization_id)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
     try:
-        return Publication.objects.get(
-            organization_id=membership.organization_id, pk=publication_id
-        )
+        return qs.select_related("author", "approved_by").get(pk=publication_id)
     except Publication.DoesNotExist:
         raise Http404("No such publication.") from None
+
+
+def access_neutrality_person(membership: Membership, person_id: int):
+    from relais.publishing.models import NeutralityPerson
+
+    try:
+        return NeutralityPerson.objects.get(
+            organization_id=membership.organization_id, pk=person_id
+        )
+    except NeutralityPerson.DoesNotExist:
+        raise Http404("No such person.") from None

@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 # Sent after every state change, inside the transaction; the inbox and publishing parts
 # listen to update what they show (channels never imports them).
 delivery_changed = Signal()  # kwargs: delivery
+# Sent with an account's receipts before they are matched to deliveries. A receiver returns
+# the external ids it recognised as its own (publishing's subscriber messages), which are
+# then not looked up here. kwargs: account, reports
+delivery_reports_received = Signal()
 
 SENDING_TIMEOUT = timedelta(minutes=5)
 BACKOFF_BASE = 5.0
@@ -176,6 +180,13 @@ def recover_stuck_sending() -> int:
 def apply_delivery_reports(*, account: ChannelAccount, reports: list[DeliveryReport]) -> int:
     """A network's receipts: a sent message that did not reach its recipient is failed,
     with the network's reason."""
+    claimed: set[str] = set()
+    for _receiver, handled in delivery_reports_received.send(
+        sender=ChannelAccount, account=account, reports=reports
+    ):
+        claimed.update(handled or ())
+    if claimed:
+        reports = [r for r in reports if r.external_id not in claimed]
     changed = 0
     for report in reports:
         with transaction.atomic():

@@ -94,4 +94,92 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
     from relais.demo.wording import load_templates  # incidents part: approved templates
 
     load_templates(org)
+    _demo_publishing(org)  # publishing part 2: subscribers, scheduled posts, officials
     return DemoInfo(organization=org, logins=logins, created=created)
+
+
+def _demo_publishing(org: Organization) -> None:
+    """A few subscribers, scheduled posts (one promotional post on a line of the demo's
+    incident, which the conflict guard holds) and officials for the neutrality report."""
+    import uuid
+    from datetime import timedelta
+
+    from relais.common.timeutils import now
+    from relais.publishing.models import (
+        NeutralityPerson,
+        Publication,
+        Subscriber,
+        SubscriberState,
+    )
+
+    if Subscriber.objects.filter(organization=org).exists():
+        return
+    routes = {r.short_name: r for r in org.routes.filter(short_name__in=["a", "b", "C4"])}
+    incident = org.incidents.filter(status__in=["open", "monitoring"]).first()
+    line = (incident.lines.first() if incident else None) or routes.get("a")
+    people = [
+        ("+33612000001", "sms"),
+        ("+33612000002", "sms"),
+        ("lea.voyageuse@example.org", "email"),
+    ]
+    for address, channel in people:
+        subscriber = Subscriber.objects.create(
+            organization=org,
+            channel=channel,
+            address=address,
+            state=SubscriberState.CONFIRMED,
+            confirmed_at=now(),
+            token=uuid.uuid4().hex,
+        )
+        subscriber.lines.set([r for r in (line, routes.get("C4")) if r is not None])
+    User = get_user_model()
+    claire = User.objects.filter(username="claire").first()
+    lea = User.objects.filter(username="lea").first()
+    tomorrow_11 = (now() + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    name = line.short_name if line else "a"
+    posts = [
+        (
+            "promotion",
+            "scheduled",
+            claire,
+            f"La station rénovée de la ligne {name} vous attend : "
+            "nouveaux ascenseurs et quais plus larges !",
+            tomorrow_11,
+        ),
+        (
+            "institutional",
+            "scheduled",
+            claire,
+            "Conseil métropolitain : le budget mobilité 2027 "
+            "est voté. Hélène Martin présentera les projets jeudi.",
+            tomorrow_11 + timedelta(days=2),
+        ),
+        (
+            "promotion",
+            "awaiting_approval",
+            lea,
+            "Jeu concours : gagnez un abonnement d'un an !",
+            tomorrow_11 + timedelta(days=4),
+        ),
+    ]
+    for category, state, author, text, at in posts:
+        post = Publication.objects.create(
+            organization=org,
+            kind="post",
+            category=category,
+            state=state,
+            text=text,
+            scheduled_at=at,
+            author=author,
+            approved_by=claire if state == "scheduled" else None,
+            approved_at=now() if state == "scheduled" else None,
+        )
+        if category == "promotion" and line is not None and state == "scheduled":
+            post.lines.set([line])
+    for person, title, aliases in [
+        ("Hélène Martin", "Présidente de la métropole", ["@HMartin"]),
+        ("Marc Petit", "Vice-président mobilités", ["M. Petit"]),
+    ]:
+        NeutralityPerson.objects.get_or_create(
+            organization=org, name=person, defaults={"title": title, "aliases": aliases}
+        )

@@ -6,4 +6,6 @@ class PublishingConfig(AppConfig):
     label = "publishing"
 
     def ready(self) -> None:
-        from relais.publishing import receivers  # noqa: F401 - connects the delivery signal
+        from relais.publishing import receivers
+
+        receivers.connect()

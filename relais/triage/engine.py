@@ -12,7 +12,7 @@ from typing import Any
 from relais.triage import language
 from relais.triage.entities import NetworkLexicon
 from relais.triage.lexicon import CueMatcher
-from relais.triage.text import has_letters, words
+from relais.triage.text import prepare
 
 INTENTS = (
     "question",
@@ -133,18 +133,19 @@ class Triager:
         sample = text[
             :5000
         ]  # cues and entities live in the first lines; 20,000 characters cost nothing more
-        detected = lang or language.detect(sample, self.languages)
-        tokens = words(sample)
-        hits = self.cues.match(tokens)
+        prepared = prepare(sample)  # URLs out, folded, words: once for every matcher
+        detected = lang or language.detect_prepared(prepared, self.languages)
+        hits = self.cues.match(prepared.words)
         scores = hits.scores
-        for symbol, category in EMOJI_CUES.items():
-            if symbol in sample:
-                scores[category] += 1.0
-                hits.cues.append((category, symbol))
+        if not sample.isascii():  # emoji are never ASCII: most English messages skip this
+            for symbol, category in EMOJI_CUES.items():
+                if symbol in sample:
+                    scores[category] += 1.0
+                    hits.cues.append((category, symbol))
         if "?" in sample:
             scores["question"] += 1.5
 
-        intent = self._intent(scores, has_letters(sample))
+        intent = self._intent(scores, prepared.has_letters)
         sentiment = self._sentiment(scores, intent)
         if scores.get("safety", 0) > 0:
             urgency = "safety"
@@ -152,8 +153,8 @@ class Triager:
             urgency = "blocking"
         else:
             urgency = "normal"
-        lines = [(r.short_name, r.gtfs_id) for r in self.lexicon.lines(sample)]
-        stops = [(s.name, s.gtfs_id) for s in self.lexicon.stops(sample)]
+        lines = [(r.short_name, r.gtfs_id) for r in self.lexicon.lines(sample, prepared.folded)]
+        stops = [(s.name, s.gtfs_id) for s in self.lexicon.stops(sample, prepared.folded)]
         places = [m.group(0).strip() for m in ADDRESS.finditer(sample)]
         if intent == "service_request" and not places:
             places = [m.group(0).strip() for m in PLACE_WORDS.finditer(sample)]

@@ -180,12 +180,14 @@ def _norm(name: str) -> str:
 def _variants(name: str) -> set[str]:
     base = _norm(name)
     out = {base}
-    # People write "st" and "ste" for both, and drop the hyphens.
+    # People write "st" and "ste" for both, and the full word where the feed abbreviates
+    # ("Saint Jacques mairie" for "St-Jacques Mairie").
     swaps = [("saint ", "st "), ("sainte ", "ste "), ("sainte ", "st ")]
-    for long, short in swaps:
+    swaps += [(short, long) for long, short in swaps[:2]]
+    for before, after in swaps:
         for v in list(out):
-            if long in f" {v} ":
-                out.add(f" {v} ".replace(long, short).strip())
+            if f" {before}" in f" {v} ":
+                out.add(f" {v} ".replace(f" {before}", f" {after}").strip())
     out |= {v.replace(" ", "") for v in list(out) if " " in v and len(v) > 6}  # "#SainteAnne"
     return {v for v in out if v}
 
@@ -214,6 +216,7 @@ class NetworkLexicon:
         for stop in stops:
             by_name.setdefault(stop.name, stop)
         self.stops_by_name = by_name
+        self._maybe_cache: dict[str, bool] = {}
         self.automaton = ahocorasick.Automaton()
         for stop in by_name.values():
             for variant in _variants(stop.name):
@@ -267,8 +270,11 @@ class NetworkLexicon:
         return cls([], [])
 
     # --- lines ---------------------------------------------------------------------------
-    def lines(self, text: str) -> list[RouteRef]:
-        words = _TOKEN_OR_TAG.findall(fold(strip_urls(text)))
+    def lines(self, text: str, folded: str | None = None) -> list[RouteRef]:
+        """The lines a text names. `folded` is fold(strip_urls(text)) when the caller has it."""
+        if folded is None:
+            folded = fold(strip_urls(text))
+        words = _TOKEN_OR_TAG.findall(folded)
         # The handles a reply starts with, and a retweet's "RT @x:", are addressees, not
         # what the message says: "@Ligne14_RATP merci" is not about line 14.
         start = 0
@@ -277,8 +283,9 @@ class NetworkLexicon:
         words = words[start:]
         found: dict[str, RouteRef] = {}
         listing = False  # inside "les lignes 1, 2, 5 et 14"
+        maybe = self._maybe_line
         for i, word in enumerate(words):
-            routes = self._line_at(words, i, word)
+            routes = self._line_at(words, i, word) if maybe(word) else []
             if not routes and listing and word in self.routes_by_short and word.isdigit():
                 routes = self.routes_by_short[word]
             if routes:
@@ -288,6 +295,26 @@ class NetworkLexicon:
             elif word not in LIST_JOINERS:
                 listing = False
         return list(found.values())
+
+    def _maybe_line(self, word: str) -> bool:
+        """Whether a word can name a line in some context: a tag, a short name (or "7b"), a
+        word glued to a number ("l4", "ligne10"). Most words are none of these and skip the
+        context rules; the answer is remembered per word."""
+        try:
+            return self._maybe_cache[word]
+        except KeyError:
+            pass
+        maybe = (
+            word[:1] in ("#", "@")
+            or self._short(word) is not None
+            or any(
+                word.startswith(prefix) and word[len(prefix) : len(prefix) + 1].isdigit()
+                for prefix in ("ligne", "line", "metro", "l", "m")
+            )
+        )
+        if len(self._maybe_cache) < 200_000:
+            self._maybe_cache[word] = maybe
+        return maybe
 
     @staticmethod
     def _before(words: list[str], i: int) -> str:
@@ -348,10 +375,14 @@ class NetworkLexicon:
         return candidates
 
     # --- stops ---------------------------------------------------------------------------
-    def stops(self, text: str) -> list[StopRef]:
+    def stops(self, text: str, folded: str | None = None) -> list[StopRef]:
+        """The stops a text names. `folded` is fold(strip_urls(text)) when the caller has it."""
         if not len(self.automaton):
             return []
-        folded = " " + _norm(strip_urls(text).replace("#", " ")) + " "
+        if folded is None:
+            folded = fold(strip_urls(text))
+        # Words only, one space between them: "#République," → " republique ".
+        folded = " " + " ".join(_TOKEN.findall(folded)) + " "
         spans: list[tuple[int, int, tuple[StopRef, ...], bool]] = []
         for end, (variant, refs, common) in self.automaton.iter(folded):
             start = end - len(variant) + 1

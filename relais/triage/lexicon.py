@@ -149,7 +149,15 @@ class Hits:
 
 
 class CueMatcher:
-    """Matches every cue in one pass over the words of a text."""
+    """Matches every cue in one pass over the words of a text.
+
+    At each word, the longest cue of several words that starts there wins; otherwise the
+    word itself, as an exact cue or under the longest prefix cue ("retard*"). Only the
+    words that begin a multi-word cue try the longer ones, and what a single word matches
+    is remembered (words repeat from one message to the next), so a message costs about
+    one dictionary look-up per word."""
+
+    CACHE_LIMIT = 200_000  # words remembered; hostile text must not grow it without end
 
     def __init__(self, cues: dict[str, dict[str, float]] = CUES):
         self.exact: dict[tuple[str, ...], dict[str, float]] = {}
@@ -163,24 +171,47 @@ class CueMatcher:
                 self.exact[key] = categories
                 self.max_words = max(self.max_words, len(key))
         self.prefix_lengths = sorted({len(p) for p in self.prefix}, reverse=True)
+        # First words of the cues of several words: only they try the longer look-ups.
+        self.starts = {key[0] for key in self.exact if len(key) > 1}
+        self._single: dict[str, dict[str, float] | None] = {}
+
+    def _word(self, word: str) -> dict[str, float] | None:
+        """The categories of one word: an exact cue, else its longest prefix cue."""
+        try:
+            return self._single[word]
+        except KeyError:
+            pass
+        categories = self.exact.get((word,))
+        if not categories:
+            for length in self.prefix_lengths:
+                if length <= len(word):
+                    categories = self.prefix.get(word[:length])
+                    if categories:
+                        break
+        if len(self._single) < self.CACHE_LIMIT:
+            self._single[word] = categories or None
+        return categories or None
 
     def match(self, words: list[str]) -> Hits:
         hits = Hits()
         n = len(words)
-        for i in range(n):
-            for size in range(min(self.max_words, n - i), 0, -1):
-                categories = self.exact.get(tuple(words[i : i + size]))
-                if categories:
-                    self._vote(hits, categories, " ".join(words[i : i + size]), words, i)
-                    break
-            else:
-                word = words[i]
-                for length in self.prefix_lengths:
-                    if length <= len(word):
-                        categories = self.prefix.get(word[:length])
-                        if categories:
-                            self._vote(hits, categories, word, words, i)
-                            break
+        exact, starts = self.exact, self.starts
+        for i, word in enumerate(words):
+            if word in starts:
+                for size in range(min(self.max_words, n - i), 1, -1):
+                    key = tuple(words[i : i + size])
+                    categories = exact.get(key)
+                    if categories:
+                        self._vote(hits, categories, " ".join(key), words, i)
+                        break
+                else:
+                    categories = self._word(word)
+                    if categories:
+                        self._vote(hits, categories, word, words, i)
+                continue
+            categories = self._word(word)
+            if categories:
+                self._vote(hits, categories, word, words, i)
         return hits
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 # Letters and digits (any script) make words; '#' and '@' start tags; everything else
@@ -12,11 +13,26 @@ _WORD = re.compile(r"[#@]?[^\W_]+", re.UNICODE)
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 
 
+class _DropCombining(dict):
+    """A str.translate table that deletes combining marks, filled as characters are seen:
+    the look-ups of known characters stay in C."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_DROP_COMBINING = _DropCombining()
+
+
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case without diacritics: 'Gaîté' → 'gaite', 'RÉPUBLIQUE' → 'republique'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    lowered = text.casefold()
+    if lowered.isascii():
+        return lowered
+    return unicodedata.normalize("NFKD", lowered).translate(_DROP_COMBINING)
 
 
 def strip_urls(text: str) -> str:
@@ -30,3 +46,25 @@ def words(text: str) -> list[str]:
 
 def has_letters(text: str) -> bool:
     return any(c.isalpha() for c in strip_urls(text))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message once: without its URLs, folded, and its words. Every matcher of one triage
+    reads this instead of redoing the same work."""
+
+    raw: str  # the text without URLs
+    folded: str  # fold(raw)
+    words: list[str]  # _WORD over folded
+    has_letters: bool
+
+
+def prepare(text: str) -> Prepared:
+    raw = strip_urls(text)
+    folded = fold(raw)
+    return Prepared(
+        raw=raw,
+        folded=folded,
+        words=_WORD.findall(folded),
+        has_letters=any(c.isalpha() for c in raw),
+    )

@@ -80,6 +80,10 @@ def test_sentiment_and_priority(star):
         ("les lignes 11, 12 et 14 sont déviées", ["11", "12", "14"], []),
         ("#ligne 54 en retard, la ligne10 aussi", ["54", "10"], []),
         ("bouchon entre Gares et Sainte-Anne", [], ["Gares", "Sainte-Anne"]),
+        # The feed abbreviates, the passenger writes it in full (and the converse).
+        ("Arret saint-jacques mairie, ligne C4 ?", ["C4"], ["St-Jacques Mairie"]),
+        ("place saint sauveur ou vieux st etienne", [], ["Place St-Sauveur", "Vieux St-Etienne"]),
+        ("la toussaint anne", [], []),
     ],
 )
 def test_lines_and_stops_as_people_write_them(star, text, lines, stops):

@@ -486,6 +486,116 @@ class SmsConnector(Connector):
         _unbind(client)
         return f"SMSC {s.host}:{s.port} accepted the bind of {s.system_id!r}."
 
+    # --- many messages in one session (subscriber broadcasts) -------------------------
+
+    def send_batch(
+        self, items: list[tuple[str, str]], *, window: int = 50
+    ) -> list[str | ConnectorError]:
+        """Send (recipient, text) pairs in one session, for a broadcast to many subscribers.
+        Returns, in order, the gateway's message id or the ConnectorError of each. Over
+        SMPP, one bind and up to `window` submit_sm in flight at once; a session-level
+        refusal of the bind raises (nothing went out); a connection lost midway gives the
+        items submitted but unanswered a permanent error (they may have gone out: never
+        resend them) and the items never submitted a temporary one. Over the HTTP gateway,
+        one POST each; once the gateway fails (5xx, unreachable) the rest are returned
+        untried with that temporary error."""
+        if self.settings.gateway == "http":
+            results: list[str | ConnectorError] = []
+            for index, (recipient, text) in enumerate(items):
+                try:
+                    receipt = self._http_send(
+                        OutboundMessage(
+                            idempotency_key="", kind=MessageKind.DM, text=text, recipient=recipient
+                        )
+                    )
+                    results.append(receipt.external_id)
+                except ConnectorError as exc:
+                    results.append(exc)
+                    if not exc.permanent and exc.retry_after is None:
+                        # The gateway is failing: the rest is not tried now, but later.
+                        results += [exc] * (len(items) - index - 1)
+                        break
+            return results
+        return self._smpp_send_batch(items, window=window)
+
+    def _smpp_send_batch(
+        self, items: list[tuple[str, str]], *, window: int
+    ) -> list[str | ConnectorError]:
+        s = self.settings
+        where = f"SMSC {s.host}:{s.port}"
+        src_ton, src_npi, source = _address(s.source_address)
+        results: list[str | ConnectorError | None] = [None] * len(items)
+        by_sequence: dict[int, int] = {}  # PDU sequence -> index in items
+        client = self._bind("transmitter")
+
+        def answered(pdu: Any, **kwargs: Any) -> None:
+            index = by_sequence.pop(pdu.sequence, None)
+            if index is None:
+                return
+            status = getattr(pdu, "status", 0) or 0
+            if status:
+                error = ConnectorError(
+                    f"{where} refused the message: {_status_name(status)}",
+                    permanent=status not in _TEMPORARY_STATUS,
+                    retry_after=THROTTLED_RETRY_AFTER
+                    if status == smpplib.consts.SMPP_ESME_RTHROTTLED
+                    else None,
+                )
+                if not isinstance(results[index], ConnectorError):
+                    results[index] = error
+            elif results[index] is None:
+                value = pdu.message_id
+                results[index] = value.decode() if isinstance(value, bytes) else str(value)
+
+        client.set_message_sent_handler(answered)
+        client.set_error_pdu_handler(answered)
+        try:
+            for index, (recipient, text) in enumerate(items):
+                parts, coding, esm_class = smpplib.gsm.make_parts(text)
+                if len(parts) > s.max_parts:
+                    results[index] = ConnectorError(
+                        f"text needs {len(parts)} SMS, more than the {s.max_parts} allowed",
+                        permanent=True,
+                    )
+                    continue
+                if not recipient:
+                    results[index] = ConnectorError("no recipient number", permanent=True)
+                    continue
+                dst_ton, dst_npi, destination = _address(recipient)
+                for part in parts:
+                    pdu = client.send_message(
+                        source_addr_ton=src_ton,
+                        source_addr_npi=src_npi,
+                        source_addr=source,
+                        dest_addr_ton=dst_ton,
+                        dest_addr_npi=dst_npi,
+                        destination_addr=destination,
+                        short_message=part,
+                        data_coding=coding,
+                        esm_class=esm_class,
+                        registered_delivery=1,
+                    )
+                    by_sequence[pdu.sequence] = index
+                    while len(by_sequence) >= window:
+                        client.read_once(auto_send_enquire_link=False)
+            while by_sequence:
+                client.read_once(auto_send_enquire_link=False)
+        except (smpplib.exceptions.ConnectionError, OSError) as exc:
+            # Submitted and unanswered: it may have gone out, so it is never resent.
+            lost = ConnectorError(
+                f"{where}: {exc or 'connection lost'} before the SMSC answered", permanent=True
+            )
+            for index in set(by_sequence.values()):
+                results[index] = lost
+            # Never submitted: safe to try again later.
+            unsent = ConnectorError(f"{where}: {exc or 'connection lost'}", permanent=False)
+            results = [unsent if r is None else r for r in results]
+        finally:
+            _unbind(client)
+        return [
+            r if r is not None else ConnectorError("not answered", permanent=True) for r in results
+        ]
+
 
 def _unbind(client: smpplib.client.Client) -> None:
     with contextlib.suppress(Exception):

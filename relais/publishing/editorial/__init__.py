@@ -1,0 +1,1 @@
+"""The editorial calendar: scheduled posts, approval, week and month views."""
