@@ -76,3 +76,12 @@ def access_team(membership: Membership, team_id: int):
         return Team.objects.get(organization_id=membership.organization_id, pk=team_id)
     except Team.DoesNotExist:
         raise Http404("No such team.") from None
+
+
+def access_routing_rule(membership: Membership, rule_id: int):
+    from relais.care.models import RoutingRule
+
+    try:
+        return RoutingRule.objects.get(organization_id=membership.organization_id, pk=rule_id)
+    except RoutingRule.DoesNotExist:
+        raise Http404("No such routing rule.") from None

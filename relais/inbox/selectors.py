@@ -60,7 +60,7 @@ def conversation_list(
             )
     return (
         qs.select_related("contact", "account", "assignee", "team")
-        .prefetch_related("lines")
+        .prefetch_related("lines", "tags")  # tags: the routing part's list chips
         .order_by("-priority", "-last_activity_at", "-pk")
     )
 

@@ -1,0 +1,729 @@
+"""Routing rules: conditions on an inbound message → assign, prioritise, tag, suggest a
+template, lock, notify. Run by the ingest pipeline (`apply_rules`, after route_to_team),
+explained when they cannot match (`explain`), and tried on last week's messages (`try_rule`).
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils.translation import gettext as _
+
+from relais.accounts.models import ANSWERING_ROLES, Membership, Organization, audit
+from relais.care.models import (
+    AgentSkill,
+    AssignStrategy,
+    AuthorFlag,
+    AuthorProfile,
+    ConversationTag,
+    RoutingRule,
+    RuleMatch,
+)
+from relais.care.selectors import available_agents
+from relais.channels.models import Network
+from relais.channels.pipeline import Batch
+from relais.common.timeutils import now
+from relais.realtime.events import ConversationChanged, send_event_on_commit
+from relais.triage.labels import LABELS
+
+logger = logging.getLogger(__name__)
+
+# The condition lists a rule may hold; inside one any value matches, all non-empty must.
+CONDITION_FIELDS = (
+    "networks",
+    "accounts",
+    "intents",
+    "sentiments",
+    "urgencies",
+    "languages",
+    "lines",  # GTFS route ids
+    "author_flags",
+    "monitors",  # listening monitor ids (the listening step puts matches in item.extra)
+    "text_contains",
+    "text_excludes",
+)
+# "Last week" for the rule tester, and how many messages it reads at most.
+TRY_WINDOW = timedelta(days=7)
+TRY_BOUND = 5000
+TRY_EXAMPLES = 10
+OPEN_STATUSES = ("new", "open", "pending")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: "Grève" and "greve" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# --- Conditions --------------------------------------------------------------------------
+
+
+@dataclass
+class Facts:
+    """What the conditions look at, for one inbound message."""
+
+    network: str
+    account_id: int
+    intent: str
+    sentiment: str
+    urgency: str
+    lang: str
+    lines: set[str]
+    author_flags: set[str]
+    monitors: set[int]
+    text: str  # folded
+    reach: int = 0
+
+
+def clean_conditions(raw: dict[str, Any]) -> dict[str, list]:
+    """Keep only known fields, as lists of strings (ids as ints), without blanks or
+    duplicates; unknown keys are an error rather than ignored."""
+    unknown = set(raw) - set(CONDITION_FIELDS)
+    if unknown:
+        raise ValidationError(
+            _("Unknown condition: %(names)s.") % {"names": ", ".join(sorted(unknown))}
+        )
+    cleaned: dict[str, list] = {}
+    for name in CONDITION_FIELDS:
+        values = raw.get(name) or []
+        if isinstance(values, str):
+            values = [values]
+        out: list = []
+        for value in values:
+            if name in ("accounts", "monitors"):
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise ValidationError(
+                        _("%(field)s: %(value)s is not an id.") % {"field": name, "value": value}
+                    ) from None
+            else:
+                value = str(value).strip()[:100]
+                if not value:
+                    continue
+            if value not in out:
+                out.append(value)
+        if out:
+            cleaned[name] = out
+    return cleaned
+
+
+def matches(conditions: dict[str, list], facts: Facts) -> bool:
+    c = conditions
+    if c.get("networks") and facts.network not in c["networks"]:
+        return False
+    if c.get("accounts") and facts.account_id not in c["accounts"]:
+        return False
+    for name, value in (
+        ("intents", facts.intent),
+        ("sentiments", facts.sentiment),
+        ("urgencies", facts.urgency),
+        ("languages", facts.lang),
+    ):
+        if c.get(name) and value not in c[name]:
+            return False
+    if c.get("lines") and not facts.lines & set(c["lines"]):
+        return False
+    if c.get("author_flags") and not facts.author_flags & set(c["author_flags"]):
+        return False
+    if c.get("monitors") and not facts.monitors & set(c["monitors"]):
+        return False
+    if c.get("text_contains") and not any(fold(w) in facts.text for w in c["text_contains"]):
+        return False
+    return not any(fold(w) in facts.text for w in c.get("text_excludes", []))
+
+
+# --- Explanations: a rule that cannot match says why -------------------------------------
+
+
+@dataclass
+class Problem:
+    level: str  # "error": the rule can never match (or never act); "warning": partly
+    text: str
+
+
+@dataclass
+class Explanation:
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def never_matches(self) -> bool:
+        return any(p.level == "error" for p in self.problems)
+
+    def error(self, text: str) -> None:
+        self.problems.append(Problem("error", text))
+
+    def warning(self, text: str) -> None:
+        self.problems.append(Problem("warning", text))
+
+
+def explain(rule: RoutingRule, *, earlier: Iterable[RoutingRule] = ()) -> Explanation:
+    """Contradictory or empty conditions, and actions that cannot be carried out."""
+    from relais.channels.models import ChannelAccount
+    from relais.transit.models import Route
+
+    out = Explanation()
+    c = rule.conditions or {}
+    networks = set(c.get("networks", []))
+    if networks - set(Network.values):
+        out.warning(
+            _("Unknown network(s): %(v)s.")
+            % {"v": ", ".join(sorted(networks - set(Network.values)))}
+        )
+    if c.get("accounts"):
+        accounts = list(
+            ChannelAccount.objects.filter(
+                organization_id=rule.organization_id, pk__in=c["accounts"]
+            )
+        )
+        if len(accounts) < len(c["accounts"]):
+            out.warning(_("Some chosen accounts no longer exist."))
+        usable = [a for a in accounts if not networks or a.network in networks]
+        for a in accounts:
+            if a not in usable:
+                out.warning(
+                    _(
+                        "The account %(account)s is on %(network)s, which the rule's networks exclude."
+                    )
+                    % {"account": a.name, "network": a.get_network_display()}
+                )
+        if not usable:
+            out.error(
+                _("No chosen account is on one of the chosen networks: the rule can never match.")
+            )
+    for name, label_key in (
+        ("intents", "intent"),
+        ("sentiments", "sentiment"),
+        ("urgencies", "urgency"),
+    ):
+        values = set(c.get(name, []))
+        unknown = values - set(LABELS[label_key])
+        if values and unknown == values:
+            out.error(
+                _(
+                    "%(field)s: none of %(values)s is a value triage gives: the rule can never match."
+                )
+                % {"field": name, "values": ", ".join(sorted(values))}
+            )
+        elif unknown:
+            out.warning(
+                _("%(field)s: unknown %(values)s.")
+                % {"field": name, "values": ", ".join(sorted(unknown))}
+            )
+    flags = set(c.get("author_flags", []))
+    if flags - set(AuthorFlag.values):
+        out.error(
+            _("Unknown author flag(s): %(v)s.")
+            % {"v": ", ".join(sorted(flags - set(AuthorFlag.values)))}
+        )
+    if c.get("lines"):
+        known = set(
+            Route.objects.filter(
+                organization_id=rule.organization_id, gtfs_id__in=c["lines"]
+            ).values_list("gtfs_id", flat=True)
+        )
+        if not known:
+            out.error(_("None of the chosen lines is on the network: the rule can never match."))
+        elif len(known) < len(c["lines"]):
+            out.warning(_("Some chosen lines are not on the network any more."))
+    contains = c.get("text_contains", [])
+    excludes = [fold(w) for w in c.get("text_excludes", [])]
+    blocked = [w for w in contains if any(x in fold(w) for x in excludes)]
+    if contains and len(blocked) == len(contains):
+        out.error(
+            _(
+                "Every word the text must contain (%(words)s) contains a word it must not: "
+                "the rule can never match."
+            )
+            % {"words": ", ".join(blocked)}
+        )
+    elif blocked:
+        out.warning(
+            _("These words can never match, they contain an excluded word: %(words)s.")
+            % {"words": ", ".join(blocked)}
+        )
+    if not any(c.get(name) for name in CONDITION_FIELDS):
+        out.warning(_("No condition: the rule matches every inbound message."))
+    # Actions.
+    if rule.strategy == AssignStrategy.AGENT and rule.agent_id is None:
+        out.error(_("Assignment to an agent is chosen but no agent is."))
+    if rule.strategy in (AssignStrategy.ROUND_ROBIN, AssignStrategy.LEAST_LOADED):
+        if rule.team_id is None:
+            out.error(_("Round-robin and least-loaded pick among a team's agents: choose a team."))
+        elif not Membership.objects.filter(
+            organization_id=rule.organization_id, teams=rule.team_id, role__in=ANSWERING_ROLES
+        ).exists():
+            out.error(
+                _("The team %(team)s has nobody who can answer: conversations stay unassigned.")
+                % {"team": rule.team}
+            )
+    agent_in_team = (
+        rule.strategy != AssignStrategy.AGENT
+        or not (rule.agent_id and rule.team_id)
+        or Membership.objects.filter(
+            organization_id=rule.organization_id, user_id=rule.agent_id, teams=rule.team_id
+        ).exists()
+    )
+    if not agent_in_team:
+        out.warning(_("The chosen agent is not in the chosen team."))
+    if rule.lock and rule.template_id:
+        out.warning(
+            _("The rule locks the conversation for answers and also suggests a reply template.")
+        )
+    if c.get("monitors"):
+        out.warning(_("Monitor conditions cannot be tried on past messages."))
+    for before in earlier:
+        if (
+            before.enabled
+            and before.stop
+            and not any((before.conditions or {}).get(name) for name in CONDITION_FIELDS)
+        ):
+            out.error(
+                _(
+                    "The earlier rule “%(name)s” matches every message and stops: this one is never reached."
+                )
+                % {"name": before.name}
+            )
+            break
+    return out
+
+
+def rules_with_explanations(*, organization_id: int) -> list[tuple[RoutingRule, Explanation]]:
+    rules = list(
+        RoutingRule.objects.filter(organization_id=organization_id)
+        .select_related("team", "agent", "template")
+        .order_by("position", "pk")
+    )
+    return [(rule, explain(rule, earlier=rules[:i])) for i, rule in enumerate(rules)]
+
+
+# --- Assignment --------------------------------------------------------------------------
+
+
+def candidates(*, organization: Organization, team_id: int, lang: str, at: datetime) -> list[int]:
+    """Available agents of the team who can answer and speak the language, by user id."""
+    available = set(available_agents(organization=organization, at=at, team_id=team_id))
+    members = set(
+        Membership.objects.filter(
+            organization=organization,
+            teams=team_id,
+            role__in=ANSWERING_ROLES,
+            user_id__in=available,
+        ).values_list("user_id", flat=True)
+    )
+    if lang:
+        skills = {
+            s.user_id: s.languages
+            for s in AgentSkill.objects.filter(organization=organization, user_id__in=members)
+        }
+        members = {u for u in members if lang in skills.get(u, [organization.language])}
+    return sorted(members)
+
+
+def open_load(user_ids: Iterable[int], organization_id: int) -> dict[int, int]:
+    from relais.inbox.models import Conversation
+
+    counts = dict(
+        Conversation.objects.filter(
+            organization_id=organization_id,
+            assignee_id__in=list(user_ids),
+            status__in=OPEN_STATUSES,
+        )
+        .values_list("assignee_id")
+        .annotate(n=Count("pk"))
+        .values_list("assignee_id", "n")
+    )
+    return {u: counts.get(u, 0) for u in user_ids}
+
+
+def pick_agent(
+    rule: RoutingRule, pool: list[int], load: dict[int, int] | None = None
+) -> int | None:
+    if not pool:
+        return None
+    if rule.strategy == AssignStrategy.ROUND_ROBIN:
+        after = [u for u in pool if rule.last_assigned_id is not None and u > rule.last_assigned_id]
+        return (after or pool)[0]
+    if rule.strategy == AssignStrategy.LEAST_LOADED:
+        load = load or {}
+        return min(pool, key=lambda u: (load.get(u, 0), u))
+    return None
+
+
+# --- The pipeline step -------------------------------------------------------------------
+
+
+def _facts(item, flags: dict[int, set[str]]) -> Facts:
+    message, account = item.message, item.event.account
+    return Facts(
+        network=account.network,
+        account_id=account.pk,
+        intent=message.intent,
+        sentiment=message.sentiment,
+        urgency=message.urgency,
+        lang=message.lang,
+        lines={str(pair[1]) for pair in (message.triage or {}).get("lines", [])},
+        author_flags=flags.get(message.author_id, set()),
+        monitors={int(m) for m in item.extra.get("monitors", [])},
+        text=fold(message.text),
+        reach=item.inbound.author.reach,
+    )
+
+
+def apply_rules(batch: Batch) -> None:
+    """Each inbound message against its organisation's enabled rules, in order."""
+    from relais.inbox.models import Conversation
+
+    items = [i for i in batch.items if not i.skip and i.message is not None]
+    if not items:
+        return
+    from relais.care.replies import incident_timeline_step
+
+    incident_timeline_step(items)
+    by_org: dict[int, list] = defaultdict(list)
+    for item in items:
+        by_org[item.message.organization_id].append(item)
+    for org_id, org_items in by_org.items():
+        rules = list(
+            RoutingRule.objects.filter(organization_id=org_id, enabled=True)
+            .prefetch_related("notify")
+            .order_by("position", "pk")
+        )
+        if not rules:
+            continue
+        organization = org_items[0].event.account.organization
+        contact_ids = {i.message.author_id for i in org_items}
+        flags = {
+            p.contact_id: set(p.flags)
+            for p in AuthorProfile.objects.filter(contact_id__in=contact_ids)
+        }
+        t = now()
+        loads: dict[int, dict[int, int]] = {}
+        touched: dict[int, tuple[Conversation, set[str]]] = {}
+        rule_matches: list[RuleMatch] = []
+        tags: list[ConversationTag] = []
+        notifications: list[tuple[RoutingRule, Conversation]] = []
+        for item in org_items:
+            facts = _facts(item, flags)
+            conversation = item.conversation
+            for rule in rules:
+                if not matches(rule.conditions or {}, facts):
+                    continue
+                applied = _apply(rule, conversation, organization, t, loads)
+                fields = touched.setdefault(conversation.pk, (conversation, set()))[1]
+                fields.update(a.split(":")[0] for a in applied if ":" in a)
+                for tag in rule.tags:
+                    tags.append(
+                        ConversationTag(
+                            conversation=conversation, name=tag, rule=rule, created_at=t
+                        )
+                    )
+                if rule.notify.all():
+                    notifications.append((rule, conversation))
+                rule_matches.append(
+                    RuleMatch(
+                        rule=rule,
+                        conversation=conversation,
+                        message=item.message,
+                        applied=applied,
+                        created_at=t,
+                    )
+                )
+                if rule.stop:
+                    break
+        for conversation, fields in touched.values():
+            db_fields = sorted(
+                fields & {"team", "assignee", "priority", "status", "locked_at", "lock_reason"}
+            )
+            if db_fields:
+                conversation.save(update_fields=db_fields)
+            send_event_on_commit(
+                org_id, ConversationChanged(conversation_id=conversation.pk, change="routed")
+            )
+        RuleMatch.objects.bulk_create(rule_matches)
+        ConversationTag.objects.bulk_create(tags, ignore_conflicts=True)
+        for rule in {r.pk: r for r in rules if r.strategy == AssignStrategy.ROUND_ROBIN}.values():
+            RoutingRule.objects.filter(pk=rule.pk).update(last_assigned_id=rule.last_assigned_id)
+        for match in rule_matches:
+            if any(a.startswith("locked_at") for a in match.applied):
+                audit(
+                    organization_id=org_id,
+                    actor_id=None,
+                    action="conversation.locked",
+                    obj=match.conversation,
+                    text=_("Rule “%(name)s”") % {"name": match.rule.name},
+                    data={"rule": match.rule_id},
+                )
+        for rule, conversation in notifications:
+            _notify_on_commit(rule, conversation)
+
+
+def _apply(
+    rule: RoutingRule,
+    conversation,
+    organization: Organization,
+    t: datetime,
+    loads: dict[int, dict[int, int]],
+) -> list[str]:
+    """Carry out one rule's actions on the conversation object (saved by the caller); the
+    returned trace lines start with the changed field's name."""
+    applied: list[str] = []
+    unowned = conversation.assignee_id is None
+    if rule.team_id and unowned and conversation.team_id != rule.team_id:
+        conversation.team_id = rule.team_id
+        applied.append(f"team:{rule.team_id}")
+    if unowned and rule.strategy == AssignStrategy.AGENT and rule.agent_id:
+        conversation.assignee_id = rule.agent_id
+        applied.append(f"assignee:{rule.agent_id}")
+    elif unowned and rule.strategy in (AssignStrategy.ROUND_ROBIN, AssignStrategy.LEAST_LOADED):
+        team_id = rule.team_id or conversation.team_id
+        pool = (
+            candidates(organization=organization, team_id=team_id, lang=conversation.lang, at=t)
+            if team_id
+            else []
+        )
+        load = None
+        if rule.strategy == AssignStrategy.LEAST_LOADED:
+            key = team_id or 0
+            if key not in loads:
+                loads[key] = open_load(pool, organization.pk)
+            load = loads[key]
+        chosen = pick_agent(rule, pool, load)
+        if chosen is None:
+            applied.append("nobody available: left to the team")
+        else:
+            conversation.assignee_id = chosen
+            applied.append(f"assignee:{chosen}")
+            if load is not None:
+                load[chosen] = load.get(chosen, 0) + 1
+            rule.last_assigned_id = chosen
+    if "assignee:" in " ".join(applied) and conversation.status == "new":
+        conversation.status = "open"
+        applied.append("status:open")
+    if rule.priority is not None and conversation.priority != rule.priority:
+        conversation.priority = rule.priority
+        applied.append(f"priority:{rule.priority}")
+    if rule.lock and conversation.locked_at is None:
+        conversation.locked_at = t
+        conversation.lock_reason = (_("Rule “%(name)s”") % {"name": rule.name})[:300]
+        applied.append("locked_at:rule")
+        applied.append("lock_reason:rule")
+    if rule.tags:
+        applied.append("tags " + ", ".join(rule.tags))
+    if rule.template_id:
+        applied.append(f"template {rule.template_id}")
+    return applied
+
+
+def _notify_on_commit(rule: RoutingRule, conversation) -> None:
+    recipients = [u.email for u in rule.notify.all() if u.email]
+    subject = _("Relais: rule “%(rule)s” matched a message") % {"rule": rule.name}
+    body = "{}\n\n{}: {}/inbox/c/{}/".format(
+        conversation.preview,
+        _("Open it"),
+        getattr(settings, "RELAIS_BASE_URL", "").rstrip("/"),
+        conversation.pk,
+    )
+
+    def _send() -> None:
+        try:
+            send_mail(subject, body, None, recipients)
+        except Exception:  # a mail server down must not undo the routing
+            logger.exception("routing rule %s: notification e-mail failed", rule.pk)
+
+    if recipients:
+        transaction.on_commit(_send)
+
+
+# --- Trying a rule on last week's messages -----------------------------------------------
+
+
+@dataclass
+class TryResult:
+    count: int
+    scanned: int
+    bounded: bool  # more messages than TRY_BOUND in the window: the newest were read
+    examples: list  # Message objects
+    since: datetime
+
+
+def try_rule(*, rule: RoutingRule, at: datetime | None = None) -> TryResult:
+    """What this rule would have matched in the last week: inbound messages of the rule's
+    organisation only, pre-filtered in SQL, at most TRY_BOUND read, newest first."""
+    from relais.inbox.models import Direction, Message
+
+    at = at or now()
+    since = at - TRY_WINDOW
+    c = rule.conditions or {}
+    qs = Message.objects.filter(
+        organization_id=rule.organization_id,
+        direction=Direction.IN,
+        created_at__gte=since,
+        created_at__lte=at,
+    )
+    sql = Q()
+    for name, column in (
+        ("intents", "intent"),
+        ("sentiments", "sentiment"),
+        ("urgencies", "urgency"),
+        ("languages", "lang"),
+    ):
+        if c.get(name):
+            sql &= Q(**{f"{column}__in": c[name]})
+    if c.get("accounts"):
+        sql &= Q(account_id__in=c["accounts"])
+    if c.get("networks"):
+        sql &= Q(account__network__in=c["networks"])
+    qs = qs.filter(sql)
+    rows = list(
+        qs.select_related("account", "author", "conversation").order_by("-created_at", "-pk")[
+            : TRY_BOUND + 1
+        ]
+    )
+    bounded = len(rows) > TRY_BOUND
+    rows = rows[:TRY_BOUND]
+    flags = {
+        p.contact_id: set(p.flags)
+        for p in AuthorProfile.objects.filter(
+            organization_id=rule.organization_id, contact_id__in={m.author_id for m in rows}
+        )
+    }
+    found = []
+    for m in rows:
+        facts = Facts(
+            network=m.account.network,
+            account_id=m.account_id,
+            intent=m.intent,
+            sentiment=m.sentiment,
+            urgency=m.urgency,
+            lang=m.lang,
+            lines={str(pair[1]) for pair in (m.triage or {}).get("lines", [])},
+            author_flags=flags.get(m.author_id, set()) if m.author_id else set(),
+            monitors=set(),  # past monitor matches are not stored by message yet
+            text=fold(m.text),
+            reach=m.author.reach if m.author else 0,
+        )
+        if matches(c, facts):
+            found.append(m)
+    return TryResult(
+        count=len(found),
+        scanned=len(rows),
+        bounded=bounded,
+        examples=found[:TRY_EXAMPLES],
+        since=since,
+    )
+
+
+# --- Writes on rules (called by the views and the API) -----------------------------------
+
+
+@transaction.atomic
+def rule_save(
+    *,
+    membership: Membership,
+    rule: RoutingRule | None,
+    name: str,
+    conditions: dict[str, Any],
+    stop: bool,
+    enabled: bool,
+    team_id: int | None,
+    strategy: str,
+    agent_id: int | None,
+    priority: int | None,
+    tags: list[str],
+    template_id: int | None,
+    lock: bool,
+    notify_ids: list[int],
+) -> RoutingRule:
+    from relais.accounts.models import Role
+    from relais.accounts.permissions import require_role
+
+    require_role(membership, {Role.ADMIN, Role.SUPERVISOR})
+    name = name.strip()[:200]
+    if not name:
+        raise ValidationError(_("A rule needs a name."))
+    if strategy not in AssignStrategy.values:
+        raise ValidationError(_("Unknown assignment strategy."))
+    cleaned = clean_conditions(conditions)
+    created = rule is None
+    if rule is None:
+        last = (
+            RoutingRule.objects.filter(organization_id=membership.organization_id)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        rule = RoutingRule(
+            organization_id=membership.organization_id,
+            position=(last or 0) + 10,
+            created_by=membership.user,
+        )
+    rule.name, rule.conditions, rule.stop, rule.enabled = name, cleaned, stop, enabled
+    rule.team_id, rule.strategy, rule.agent_id, rule.priority = (
+        team_id,
+        strategy,
+        agent_id,
+        priority,
+    )
+    rule.tags = sorted({t.strip().lower()[:40] for t in tags if t.strip()})
+    rule.template_id, rule.lock = template_id, lock
+    rule.save()
+    rule.notify.set(notify_ids)
+    audit(
+        organization_id=membership.organization_id,
+        actor_id=membership.user_id,
+        action="routing.rule_created" if created else "routing.rule_changed",
+        obj=rule,
+        text=rule.name,
+        data={"conditions": cleaned},
+    )
+    return rule
+
+
+@transaction.atomic
+def rule_delete(*, membership: Membership, rule: RoutingRule) -> None:
+    from relais.accounts.models import Role
+    from relais.accounts.permissions import require_role
+
+    require_role(membership, {Role.ADMIN, Role.SUPERVISOR})
+    audit(
+        organization_id=membership.organization_id,
+        actor_id=membership.user_id,
+        action="routing.rule_deleted",
+        obj=rule,
+        text=rule.name,
+    )
+    rule.delete()
+
+
+@transaction.atomic
+def rule_move(*, membership: Membership, rule: RoutingRule, up: bool) -> None:
+    """Swap with the neighbour above or below; positions are renumbered 10, 20, 30…"""
+    from relais.accounts.models import Role
+    from relais.accounts.permissions import require_role
+
+    require_role(membership, {Role.ADMIN, Role.SUPERVISOR})
+    rules = list(
+        RoutingRule.objects.select_for_update()
+        .filter(organization_id=membership.organization_id)
+        .order_by("position", "pk")
+    )
+    i = next(k for k, r in enumerate(rules) if r.pk == rule.pk)
+    j = i - 1 if up else i + 1
+    if 0 <= j < len(rules):
+        rules[i], rules[j] = rules[j], rules[i]
+    for k, r in enumerate(rules):
+        if r.position != (k + 1) * 10:
+            r.position = (k + 1) * 10
+            r.save(update_fields=["position"])
