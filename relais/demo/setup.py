@@ -87,4 +87,7 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
         from relais.transit.gtfs import import_feed
 
         import_feed(organization=org, path=GTFS_DIR)
+    from relais.care.demo_routing import load_routing_demo  # routing part
+
+    load_routing_demo(organization=org, teams=teams)
     return DemoInfo(organization=org, logins=logins, created=created)
