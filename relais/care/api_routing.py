@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from relais.accounts.models import Membership
 from relais.accounts.permissions import access_conversation, access_routing_rule
@@ -133,10 +133,10 @@ def operator_reports(request: HttpRequest, conversation_id: int, body: ReportsIn
             conversation=conversation, membership=_membership(request), line=body.line, at=at
         )
     except operator.NotConfigured as exc:
-        return 501, {"detail": str(exc)}
+        return Status(501, {"detail": str(exc)})
     except operator.OperatorError as exc:
-        return 502, {"detail": str(exc)}
-    return 200, reports
+        return Status(502, {"detail": str(exc)})
+    return Status(200, reports)
 
 
 class ProblemOut(Schema):
