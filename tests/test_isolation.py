@@ -50,6 +50,7 @@ def _ids(world) -> dict[str, Any]:
         "team_id": p.team_a.pk,
         "outsider_user": p.outsider.user_id,
         "agent_user": p.agent_a.user_id,
+        "rule_id": world.rule.pk,  # routing part
     }
 
 
@@ -78,7 +79,22 @@ API_CALLS = [
     Call("POST", "/api/conversations/{conversation_id}/close"),
     Call("POST", "/api/conversations/{conversation_id}/reopen"),
     Call("POST", "/api/conversations/{conversation_id}/notes", {"text": "psst"}),
+    # Routing part: author profile, lock, flags.
+    Call("GET", "/api/conversations/{conversation_id}/profile"),
+    Call("POST", "/api/conversations/{conversation_id}/lock", {"reason": "x"}),
+    Call("POST", "/api/conversations/{conversation_id}/unlock"),
+    Call("POST", "/api/conversations/{conversation_id}/author-flags", {"flags": ["vip"]}),
 ]
+# Routing part: named objects whose own-object control needs more set-up (tested below).
+API_CALLS_ROUTING = [
+    Call(
+        "POST",
+        "/api/conversations/{conversation_id}/operator-reports",
+        {"line": "C4", "at": "2026-03-10T07:42:00"},
+    ),
+    Call("GET", "/api/routing/rules/{rule_id}/try"),
+]
+API_LISTS_ROUTING = [Call("GET", "/api/routing/rules")]
 
 # Lists: the outsider sees only their own organisation's items, whatever the filters.
 API_LISTS = [
@@ -121,7 +137,17 @@ def _request(client: Client, call: Call, ids: dict[str, Any], path: str):
 
 @pytest.fixture
 def world(personas, django_capture_on_commit_callbacks):
-    return make_world(personas, django_capture_on_commit_callbacks)
+    from relais.care.models import RoutingRule
+
+    world = make_world(personas, django_capture_on_commit_callbacks)
+    # Routing part: a rule in each organisation, A's with a name that must never leak.
+    world.rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
+        organization=personas.org, name="alpha-secret-rule", conditions={"text_contains": ["C4"]}
+    )
+    world.other_rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
+        organization=personas.other_org, name="beta rule"
+    )
+    return world
 
 
 AUTHS = ["token", "session", "session-tampered"]
@@ -132,7 +158,15 @@ def test_every_api_endpoint_is_covered():
     endpoints = {
         (method.upper(), path) for path, methods in schema["paths"].items() for method in methods
     }
-    covered = {(c.method, c.route) for c in API_CALLS + API_LISTS + API_SIGNED + API_ORG_SCOPED}
+    covered = {
+        (c.method, c.route)
+        for c in API_CALLS
+        + API_LISTS
+        + API_SIGNED
+        + API_ORG_SCOPED
+        + API_CALLS_ROUTING
+        + API_LISTS_ROUTING
+    }
     assert endpoints == covered, "add the new endpoint to API_CALLS, API_LISTS or API_SIGNED"
 
 
@@ -226,6 +260,29 @@ UI_CALLS = [
         {"ids": ["{conversation_id}"], "action": "assign", "assignee": "{outsider_user}"},
     ),
 ]
+# Routing part (relais/care/urls_routing.py): one conversation's or one rule's pages.
+UI_CALLS_ROUTING = [
+    Call("GET", "care:routing_replies", kwargs=("conversation_id",), query="?q=/"),
+    Call("POST", "care:routing_lock", {"reason": "x"}, kwargs=("conversation_id",)),
+    Call("POST", "care:routing_unlock", {}, kwargs=("conversation_id",)),
+    Call("POST", "care:routing_flags", {"flags": ["vip"]}, kwargs=("conversation_id",)),
+    Call(
+        "POST",
+        "care:routing_operator",
+        {"line": "C4", "at": "2026-03-10T07:42"},
+        kwargs=("conversation_id",),
+    ),
+    Call("POST", "care:routing_customer", {"reference": "X-1"}, kwargs=("conversation_id",)),
+    Call("GET", "care:routing_rule", kwargs=("rule_id",)),
+    Call("POST", "care:routing_rule", {"name": "stolen"}, kwargs=("rule_id",)),
+    Call("POST", "care:routing_rule_delete", {}, kwargs=("rule_id",)),
+    Call("POST", "care:routing_rule_move", {"direction": "up"}, kwargs=("rule_id",)),
+    Call("GET", "care:routing_rule_try", kwargs=("rule_id",)),
+]
+# Pages that name no object: they show and write the caller's own organisation only.
+UI_ORG_SCOPED_ROUTING = [Call("GET", "care:routing_rules"), Call("GET", "care:routing_rule_new")]
+UI_CALLS += UI_CALLS_ROUTING
+
 UI_LISTS = [
     Call("GET", "inbox:list", query="?status=all"),
     Call("GET", "inbox:list", query="?status=all&account={account_id}&team={team_id}"),
@@ -256,8 +313,11 @@ def _ui_request(client: Client, call: Call, ids: dict[str, Any], **headers):
 
 
 def test_every_inbox_page_is_covered():
+    from relais.care import urls_routing
+
     names = {f"inbox:{p.name}" for p in inbox_urls.urlpatterns}
-    assert names == {c.route for c in UI_CALLS + UI_LISTS}, (
+    names |= {f"care:{p.name}" for p in urls_routing.urlpatterns}
+    assert names == {c.route for c in UI_CALLS + UI_LISTS + UI_ORG_SCOPED_ROUTING}, (
         "add the new page to UI_CALLS or UI_LISTS"
     )
 
@@ -364,3 +424,69 @@ def test_triage_uses_the_callers_own_network(world, call):
 
     assert lines(world.personas.agent_a) == ["C4"]
     assert lines(world.personas.outsider) == []
+
+
+# --- Routing part ----------------------------------------------------------------------
+
+
+def _routing_state(world) -> dict[str, Any]:
+    from relais.care.models import AuthorProfile, CustomerLookup, RoutingRule
+
+    return {
+        "locks": list(
+            Conversation.objects.order_by("pk").values_list("pk", "locked_at", "lock_reason")
+        ),
+        "profiles": list(AuthorProfile.objects.order_by("pk").values_list("pk", "flags")),
+        "rules": list(RoutingRule.objects.order_by("pk").values_list("pk", "name", "position")),
+        "lookups": CustomerLookup.objects.count(),
+    }
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+@pytest.mark.parametrize("call", API_CALLS + API_CALLS_ROUTING, ids=lambda c: c.id)
+def test_api_routing_outsider_changes_no_lock_flag_or_rule(world, auth, call, settings):
+    settings.RELAIS_OPERATOR_REPORTS = "relais.care.demo_routing.fake_operator_reports"
+    ids = _ids(world)
+    before = _routing_state(world)
+    response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
+    assert response.status_code == 404, response.content
+    assert "alpha-secret-rule" not in response.content.decode()
+    assert _routing_state(world) == before
+
+
+@pytest.mark.parametrize("call", API_CALLS_ROUTING, ids=lambda c: c.id)
+def test_api_routing_same_call_on_own_object_is_not_404(world, call, settings):
+    settings.RELAIS_OPERATOR_REPORTS = "relais.care.demo_routing.fake_operator_reports"
+    ids = _ids(world) | {
+        "conversation_id": world.other_conversation.pk,
+        "rule_id": world.other_rule.pk,
+    }
+    response = _request(_api_client(world, "token"), call, ids, _fill(call.route, ids))
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+def test_api_routing_rules_list_is_the_callers(world, auth):
+    response = _api_client(world, auth).get("/api/routing/rules")
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()] == [world.other_rule.pk]
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", UI_CALLS_ROUTING, ids=lambda c: c.id)
+def test_ui_routing_outsider_changes_no_lock_flag_or_rule(world, session_org, call):
+    before = _routing_state(world)
+    response = _ui_request(_ui_client(world, session_org), call, _ids(world))
+    assert response.status_code == 404
+    assert "alpha-secret-rule" not in response.content.decode()
+    assert _routing_state(world) == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+def test_ui_routing_org_pages_show_only_the_callers(world, session_org):
+    client = _ui_client(world, session_org)
+    html = client.get(reverse("care:routing_rules")).content.decode()
+    assert "beta rule" in html and "alpha-secret-rule" not in html
+    html = client.get(reverse("care:routing_rule_new")).content.decode()
+    for leak in ("Alpha on X", "agent_a", "Passenger care"):
+        assert leak not in html
