@@ -58,7 +58,7 @@ def test_ui_reply_refused_with_the_reason_and_draft_kept(personas, locked, clien
     response = client.post(f"/inbox/c/{locked.pk}/reply/", {"text": "Mon brouillon"})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "locked for answers" in html or "verrouillée" in html
+    assert "verrouillée par un superviseur" in html  # the default language is French
     assert "Mon brouillon" in html
     response = client.post(
         f"/inbox/c/{locked.pk}/reply/", {"text": "Encore"}, headers={"HX-Request": "true"}
