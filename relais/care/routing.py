@@ -33,6 +33,7 @@ from relais.care.models import (
 from relais.care.selectors import available_agents
 from relais.channels.models import Network
 from relais.channels.pipeline import Batch
+from relais.common.db import update_rows
 from relais.common.timeutils import now
 from relais.realtime.events import ConversationChanged, send_event_on_commit
 from relais.triage.labels import LABELS
@@ -410,6 +411,7 @@ def apply_rules(batch: Batch) -> None:
         }
         t = now()
         loads: dict[int, dict[int, int]] = {}
+        pools: dict[tuple[int, str], list[int]] = {}  # (team, language) -> candidates, per batch
         touched: dict[int, tuple[Conversation, set[str]]] = {}
         rule_matches: list[RuleMatch] = []
         tags: list[ConversationTag] = []
@@ -420,7 +422,7 @@ def apply_rules(batch: Batch) -> None:
             for rule in rules:
                 if not matches(rule.conditions or {}, facts):
                     continue
-                applied = _apply(rule, conversation, organization, t, loads)
+                applied = _apply(rule, conversation, organization, t, loads, pools)
                 fields = touched.setdefault(conversation.pk, (conversation, set()))[1]
                 fields.update(a.split(":")[0] for a in applied if ":" in a)
                 for tag in rule.tags:
@@ -442,12 +444,10 @@ def apply_rules(batch: Batch) -> None:
                 )
                 if rule.stop:
                     break
-        for conversation, fields in touched.values():
-            db_fields = sorted(
-                fields & {"team", "assignee", "priority", "status", "locked_at", "lock_reason"}
-            )
-            if db_fields:
-                conversation.save(update_fields=db_fields)
+        changed = [c for c, fields in touched.values() if fields & SAVED_FIELDS]
+        # One prepared UPDATE for all of them: the rules step runs on every ingest batch.
+        update_rows(Conversation, changed, sorted(SAVED_FIELDS))
+        for conversation in changed:
             send_event_on_commit(
                 org_id, ConversationChanged(conversation_id=conversation.pk, change="routed")
             )
@@ -469,12 +469,16 @@ def apply_rules(batch: Batch) -> None:
             _notify_on_commit(rule, conversation)
 
 
+SAVED_FIELDS = {"team", "assignee", "priority", "status", "locked_at", "lock_reason"}
+
+
 def _apply(
     rule: RoutingRule,
     conversation,
     organization: Organization,
     t: datetime,
     loads: dict[int, dict[int, int]],
+    pools: dict[tuple[int, str], list[int]],
 ) -> list[str]:
     """Carry out one rule's actions on the conversation object (saved by the caller); the
     returned trace lines start with the changed field's name."""
@@ -488,17 +492,20 @@ def _apply(
         applied.append(f"assignee:{rule.agent_id}")
     elif unowned and rule.strategy in (AssignStrategy.ROUND_ROBIN, AssignStrategy.LEAST_LOADED):
         team_id = rule.team_id or conversation.team_id
-        pool = (
-            candidates(organization=organization, team_id=team_id, lang=conversation.lang, at=t)
-            if team_id
-            else []
-        )
+        pool: list[int] = []
+        if team_id:
+            key = (team_id, conversation.lang)
+            if key not in pools:
+                pools[key] = candidates(
+                    organization=organization, team_id=team_id, lang=conversation.lang, at=t
+                )
+            pool = pools[key]
         load = None
         if rule.strategy == AssignStrategy.LEAST_LOADED:
-            key = team_id or 0
-            if key not in loads:
-                loads[key] = open_load(pool, organization.pk)
-            load = loads[key]
+            load = loads.setdefault(team_id or 0, {})
+            unknown = [u for u in pool if u not in load]
+            if unknown:  # each agent's open conversations counted once per batch
+                load.update(open_load(unknown, organization.pk))
         chosen = pick_agent(rule, pool, load)
         if chosen is None:
             applied.append("nobody available: left to the team")
