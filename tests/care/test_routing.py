@@ -402,3 +402,20 @@ def test_tags_are_not_duplicated(personas, django_capture_on_commit_callbacks):
     assert same.pk == c.pk
     assert ConversationTag.objects.filter(conversation=c).count() == 1
     assert RuleMatch.objects.filter(conversation=c).count() == 2
+
+
+def test_notify_by_email_after_commit(personas, django_capture_on_commit_callbacks, mailoutbox):
+    r = rule(personas.org, conditions={"urgencies": ["safety"]})
+    r.notify.set([personas.supervisor.user, personas.agent_b.user])
+    converse(personas.account, django_capture_on_commit_callbacks, "Merci", handle="calm")
+    assert mailoutbox == []
+    c = converse(
+        personas.account,
+        django_capture_on_commit_callbacks,
+        "Un homme est tombé sur les voies, blessé, appelez les secours",
+        handle="witness",
+    )
+    assert c.urgency == "safety"
+    (mail,) = mailoutbox
+    assert sorted(mail.to) == ["agent_b@example.test", "supervisor@example.test"]
+    assert f"/inbox/c/{c.pk}/" in mail.body
