@@ -37,15 +37,15 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
         "Grève → relation voyageurs, modèle grève",
         {"text_contains": ["grève", "greve"]},
-        {"team": "care", "tags": ["greve"], "template": "greve"},
+        {"team": "care", "tags": ["greve"], "template": "reponse-greve"},
     ),
 ]
 
 TEMPLATES = [
     # key, name, shortcut, category, text, short_text, incident types, intents
     (
-        "malaise-voyageur",
-        "Malaise voyageur (pédagogique)",
+        "reponse-malaise-voyageur",
+        "Réponse : malaise voyageur (pédagogique)",
         "/malaise",
         "reply",
         "Bonjour {author}, la ligne {line} est interrompue pour un voyageur pris de malaise. "
@@ -56,8 +56,8 @@ TEMPLATES = [
         ["complaint", "question"],
     ),
     (
-        "greve",
-        "Grève : ligne perturbée",
+        "reponse-greve",
+        "Réponse : grève, ligne perturbée",
         "/greve",
         "crisis",
         "Bonjour {author}, en raison d'un mouvement social, la ligne {line} est perturbée. "
@@ -67,8 +67,8 @@ TEMPLATES = [
         ["question"],
     ),
     (
-        "bus-non-passe",
-        "Bus non passé (après vérification)",
+        "reponse-bus-non-passe",
+        "Réponse : bus non passé (après vérification)",
         "/nonpasse",
         "reply",
         "Bonjour {author}, vous avez raison : le bus de la ligne {line} n'est pas passé à "

@@ -130,44 +130,15 @@ def saved_replies(*, conversation, q: str = "", crisis: bool | None = None) -> l
     return out[:MAX_SHOWN]
 
 
-def _timeline_entries(incident, messages, actor_id=None) -> int:
-    """One timeline entry per message not yet on the incident's timeline."""
-    from relais.incidents.models import TimelineEntry, TimelineKind
-
-    done = {
-        e.get("message")
-        for e in TimelineEntry.objects.filter(
-            incident=incident, kind=TimelineKind.CONVERSATION
-        ).values_list("data", flat=True)
-    }
-    fresh = [
-        TimelineEntry(
-            incident=incident,
-            kind=TimelineKind.CONVERSATION,
-            actor_id=m.sent_by_id if m.direction == "out" else actor_id,
-            text=m.text[:1000],
-            data={
-                "conversation": m.conversation_id,
-                "message": m.pk,
-                "direction": m.direction,
-                "author": m.author.handle if m.author_id else "",
-            },
-            created_at=m.created_at,
-        )
-        for m in messages
-        if m.pk not in done
-    ]
-    TimelineEntry.objects.bulk_create(fresh)
-    return len(fresh)
-
-
 def template_used(*, message, membership, template_id: int) -> None:
     """A reply was written from a saved reply: audit it, and when the template answers an
-    active incident on the conversation's lines, link the conversation to that incident and
-    put its messages on the incident's timeline."""
+    active incident on the conversation's lines, link the conversation to that incident (one
+    timeline entry, in the incidents part's format; the incident page then shows every
+    message of its linked conversations)."""
     from django.db import transaction
 
     from relais.accounts.models import audit
+    from relais.incidents.models import TimelineEntry, TimelineKind
 
     template = Template.objects.filter(
         organization_id=membership.organization_id, pk=template_id
@@ -179,10 +150,22 @@ def template_used(*, message, membership, template_id: int) -> None:
         _values, incidents = conversation_values(conversation)
         linked = [i for i in incidents if i.type in (template.incident_types or [])]
         for incident in linked:
+            if incident.conversations.filter(pk=conversation.pk).exists():
+                continue
             incident.conversations.add(conversation)
-            _timeline_entries(
-                incident,
-                conversation.messages.select_related("author").order_by("created_at", "pk"),
+            TimelineEntry.objects.create(
+                incident=incident,
+                kind=TimelineKind.CONVERSATION,
+                actor_id=membership.user_id,
+                text=conversation.preview,
+                data={
+                    "conversation_id": conversation.pk,
+                    "handle": conversation.contact.handle,
+                    "network": conversation.account.network,
+                    "via": "saved_reply",
+                    "template": template.key,
+                },
+                created_at=message.created_at,
             )
         audit(
             organization_id=membership.organization_id,
@@ -197,19 +180,3 @@ def template_used(*, message, membership, template_id: int) -> None:
                 "incidents": [i.pk for i in linked],
             },
         )
-
-
-def incident_timeline_step(items) -> None:
-    """Pipeline: a new message in a conversation linked to an active incident goes on the
-    incident's timeline (called from relais.care.routing.apply_rules)."""
-    from relais.incidents.models import ACTIVE_STATUSES, Incident
-
-    by_conversation: dict[int, list] = {}
-    for item in items:
-        by_conversation.setdefault(item.conversation.pk, []).append(item.message)
-    through = Incident.conversations.through
-    links = through.objects.filter(
-        conversation_id__in=list(by_conversation), incident__status__in=ACTIVE_STATUSES
-    ).select_related("incident")
-    for link in links:
-        _timeline_entries(link.incident, by_conversation[link.conversation_id])

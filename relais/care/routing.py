@@ -389,9 +389,6 @@ def apply_rules(batch: Batch) -> None:
     items = [i for i in batch.items if not i.skip and i.message is not None]
     if not items:
         return
-    from relais.care.replies import incident_timeline_step
-
-    incident_timeline_step(items)
     by_org: dict[int, list] = defaultdict(list)
     for item in items:
         by_org[item.message.organization_id].append(item)

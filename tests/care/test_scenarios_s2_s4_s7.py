@@ -71,18 +71,18 @@ def test_s2_passenger_taken_ill(demo, django_capture_on_commit_callbacks):
 
     lea = demo.client("lea")
     page = lea.get(f"/inbox/c/{angry.pk}/").content.decode()
-    template = Template.objects.get(organization=org, key="malaise-voyageur")
-    # The pedagogical template comes first, suggested by the open incident, filled in.
-    first = page.index('class="saved-reply')
-    assert page.index(f'data-template="{template.pk}"') == page.index("data-template=", first)
-    assert "why-incident" in page
-    filled = "Bonjour Karim, la ligne a est interrompue pour un voyageur pris de malaise."
-    assert filled in page
-
+    template = Template.objects.get(organization=org, key="reponse-malaise-voyageur")
+    # The pedagogical template is suggested by the open incident, filled in for the author
+    # and the line, ahead of the templates suggested for other reasons.
     from relais.care.replies import saved_replies
 
-    reply = saved_replies(conversation=angry)[0]
-    assert reply.template == template and not reply.missing
+    suggestions = saved_replies(conversation=angry)
+    reply = next(r for r in suggestions if r.template == template)
+    assert reply.reasons[0] == "incident" and not reply.missing
+    assert all("incident" in r.reasons for r in suggestions[: suggestions.index(reply)])
+    filled = "Bonjour Karim, la ligne a est interrompue pour un voyageur pris de malaise."
+    assert reply.text.startswith(filled)
+    assert f'data-template="{template.pk}"' in page and filled in page
     with django_capture_on_commit_callbacks(execute=True):
         response = lea.post(
             f"/inbox/c/{angry.pk}/reply/", {"text": reply.text, "template": template.pk}
@@ -92,16 +92,12 @@ def test_s2_passenger_taken_ill(demo, django_capture_on_commit_callbacks):
     assert sent.delivery.state == "sent"
     assert SandboxPost.objects.get(from_organization=True).text == reply.text
 
-    # Linked to the incident; its timeline shows each message, the agent's answer too.
+    # Linked to the incident, with one timeline entry saying so.
     assert list(incident.conversations.all()) == [angry]
-    entries = incident.timeline.filter(kind=TimelineKind.CONVERSATION).order_by("created_at")
-    assert [e.data["message"] for e in entries] == list(
-        angry.messages.order_by("created_at", "pk").values_list("pk", flat=True)
-    )
-    assert entries.last().text == reply.text
-    before = entries.count()
-    assert before == 2
-    # The traveller answers in the thread: the new message joins the timeline too.
+    (entry,) = incident.timeline.filter(kind=TimelineKind.CONVERSATION)
+    assert entry.data["conversation_id"] == angry.pk and entry.actor.username == "lea"
+    # The traveller answers in the thread: the incident's messages (what its page shows
+    # next to the timeline, incidents part) are his, our answer and his answer.
     with django_capture_on_commit_callbacks(execute=True):
         network.citizen_post(
             account=angry.account,
@@ -109,11 +105,18 @@ def test_s2_passenger_taken_ill(demo, django_capture_on_commit_callbacks):
             text="Ok merci, désolé pour tout à l'heure",
             reply_to=SandboxPost.objects.get(from_organization=True).external_id,
         )
-    assert incident.timeline.filter(kind=TimelineKind.CONVERSATION).count() == before + 1
-    assert incident.timeline.filter(text__startswith="Ok merci").exists()
+    shown = Message.objects.filter(conversation__incidents=incident).order_by("created_at", "pk")
+    assert [(m.direction, m.text[:12]) for m in shown] == [
+        ("in", "@STAR_Rennes"),
+        ("out", reply.text[:12]),
+        ("in", "Ok merci, dé"),
+    ]
     used = AuditEntry.objects.get(action="reply.template_used")
     assert used.data["incidents"] == [incident.pk] and used.actor.username == "lea"
-    # The other traveller's question is not linked by this answer.
+    # Using the template again does not link twice; the other traveller is not linked.
+    with django_capture_on_commit_callbacks(execute=True):
+        lea.post(f"/inbox/c/{angry.pk}/reply/", {"text": "Merci à vous.", "template": template.pk})
+    assert incident.timeline.filter(kind=TimelineKind.CONVERSATION).count() == 1
     assert conversation_of("paul_v") not in incident.conversations.all()
 
 
