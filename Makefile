@@ -51,7 +51,7 @@ help:
 
 # --- install ------------------------------------------------------------------------------
 
-install: $(STAMP)-python $(STAMP)-editable $(VENDOR)/htmx.min.js $(STAMP)-locale
+install: $(STAMP)-python $(STAMP)-editable $(VENDOR)/htmx.min.js $(VENDOR)/uPlot.iife.min.js $(STAMP)-locale
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ node_modules/.stamp: package.json package-lock.json
 $(VENDOR)/htmx.min.js: node_modules/.stamp
 	@mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+# uPlot draws the listening charts (volume, bursts).
+$(VENDOR)/uPlot.iife.min.js: node_modules/.stamp
+	@mkdir -p $(VENDOR)
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
 
 # compilemessages runs from relais/ so that it finds relais/locale and nothing in .venv.
 $(STAMP)-locale: $(PO_FILES) | $(STAMP)-python

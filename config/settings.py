@@ -147,7 +147,7 @@ if REDIS_URL:
 RELAIS_PIPELINE_STEPS = [
     "relais.inbox.pipeline.thread_messages",
     "relais.triage.pipeline.triage_messages",
-    # listening: matches monitors, counts volume buckets (after triage, before routing)
+    "relais.listening.pipeline.match_and_count",  # listening: monitors, volume buckets
     "relais.inbox.pipeline.route_to_team",
     # care: routing rules, SLA clocks (after the default team is set)
     "relais.care.routing.apply_rules",

@@ -5,6 +5,7 @@ until it is added."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,43 @@ def _ids(world) -> dict[str, Any]:
         "outsider_user": p.outsider.user_id,
         "agent_user": p.agent_a.user_id,
         "rule_id": world.rule.pk,  # routing part
+        **_listening_ids(world, p.org, p.supervisor),
     }
+
+
+def _own_ids(world) -> dict[str, Any]:
+    """The same placeholders pointing at the outsider's own organisation's objects."""
+    p = world.personas
+    return {
+        "conversation_id": world.other_conversation.pk,
+        **_listening_ids(world, p.other_org, p.outsider),
+    }
+
+
+def _listening_ids(world, org, membership) -> dict[str, Any]:
+    """A monitor and a burst alert in `org` (made once per world)."""
+    cache = world.__dict__.setdefault("_listening", {})
+    if org.pk not in cache:
+        from relais.common.timeutils import now
+        from relais.listening.actions import monitor_create
+        from relais.listening.models import Alert
+
+        monitor = monitor_create(
+            membership=membership, name=f"Rumour {org.slug}", query_text=f"bombe {org.slug}"
+        )
+        at = now()
+        alert = Alert.objects.create(
+            organization=org,
+            monitor=monitor,
+            granularity=60,
+            bucket_start=at,
+            last_bucket_start=at,
+            score=0.9,
+            count=12,
+            created_at=at,
+        )
+        cache[org.pk] = {"monitor_id": monitor.pk, "alert_id": alert.pk}
+    return cache[org.pk]
 
 
 def _fill(value: Any, ids: dict[str, Any]) -> Any:
@@ -79,12 +116,24 @@ API_CALLS = [
     Call("POST", "/api/conversations/{conversation_id}/close"),
     Call("POST", "/api/conversations/{conversation_id}/reopen"),
     Call("POST", "/api/conversations/{conversation_id}/notes", {"text": "psst"}),
-    # Routing part: author profile, lock, flags.
+    Call("GET", "/api/listening/monitors/{monitor_id}"),
+    Call("PUT", "/api/listening/monitors/{monitor_id}", {"name": "Mine", "query": "bombe gare"}),
+    Call("DELETE", "/api/listening/monitors/{monitor_id}"),
+    Call("GET", "/api/listening/monitors/{monitor_id}/volume"),
+    Call("GET", "/api/listening/monitors/{monitor_id}/messages"),
+    Call("GET", "/api/listening/alerts/{alert_id}"),
+    Call("POST", "/api/listening/alerts/{alert_id}/ack"),
+    Call("POST", "/api/listening/alerts/{alert_id}/close"),
+    Call("POST", "/api/listening/crisis", {"active": True, "alert_id": "{alert_id}"}),
+]
+# Routing part: author profile, lock, flags (in API_CALLS: 404 for the outsider, 200 on own).
+API_CALLS_ROUTING_CONVERSATION = [
     Call("GET", "/api/conversations/{conversation_id}/profile"),
     Call("POST", "/api/conversations/{conversation_id}/lock", {"reason": "x"}),
     Call("POST", "/api/conversations/{conversation_id}/unlock"),
     Call("POST", "/api/conversations/{conversation_id}/author-flags", {"flags": ["vip"]}),
 ]
+API_CALLS += API_CALLS_ROUTING_CONVERSATION
 # Routing part: named objects whose own-object control needs more set-up (tested below).
 API_CALLS_ROUTING = [
     Call(
@@ -103,6 +152,8 @@ API_LISTS = [
     Call("GET", "/api/conversations", query="?status=all&team={team_id}"),
     Call("GET", "/api/conversations", query="?status=all&q=C4"),
     Call("GET", "/api/accounts"),
+    Call("GET", "/api/listening/monitors"),
+    Call("GET", "/api/listening/alerts"),
 ]
 
 # Authenticated by a signature rather than a membership: tested on its own below.
@@ -112,6 +163,12 @@ API_SIGNED = [Call("POST", "/api/webhooks/ingest/{account_id}")]
 API_ORG_SCOPED = [
     Call("POST", "/api/triage", {"text": "la C4 circule ?"}),
     Call("POST", "/api/triage/batch", [{"text": "la C4 circule ?"}]),
+]
+# Listening writes that name no object: they act on the caller's organisation only.
+API_LISTENING_ORG_SCOPED = [
+    Call("POST", "/api/listening/monitors", {"name": "Theirs", "query": "bombe gare"}),
+    Call("GET", "/api/listening/crisis"),
+    Call("POST", "/api/listening/crisis", {"active": True, "reason": "theirs"}),
 ]
 
 
@@ -132,6 +189,9 @@ def _api_client(world, auth: str, membership=None) -> Client:
 def _request(client: Client, call: Call, ids: dict[str, Any], path: str):
     if call.method == "GET":
         return client.get(path)
+    if call.method in ("PUT", "DELETE"):
+        data = json.dumps(_fill(call.data, ids)) if call.data is not None else ""
+        return getattr(client, call.method.lower())(path, data, content_type="application/json")
     return post_json(client, path, _fill(call.data, ids))
 
 
@@ -139,15 +199,17 @@ def _request(client: Client, call: Call, ids: dict[str, Any], path: str):
 def world(personas, django_capture_on_commit_callbacks):
     from relais.care.models import RoutingRule
 
-    world = make_world(personas, django_capture_on_commit_callbacks)
+    made = make_world(personas, django_capture_on_commit_callbacks)
     # Routing part: a rule in each organisation, A's with a name that must never leak.
-    world.rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
+    made.rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
         organization=personas.org, name="alpha-secret-rule", conditions={"text_contains": ["C4"]}
     )
-    world.other_rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
+    made.other_rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
         organization=personas.other_org, name="beta rule"
     )
-    return world
+    _own_ids(made)  # listening objects of both organisations, before any db_state()
+    _ids(made)
+    return made
 
 
 AUTHS = ["token", "session", "session-tampered"]
@@ -164,6 +226,7 @@ def test_every_api_endpoint_is_covered():
         + API_LISTS
         + API_SIGNED
         + API_ORG_SCOPED
+        + API_LISTENING_ORG_SCOPED
         + API_CALLS_ROUTING
         + API_LISTS_ROUTING
     }
@@ -187,15 +250,16 @@ def test_api_outsider_gets_404_and_changes_nothing(world, auth, call):
 @pytest.mark.parametrize("call", API_CALLS, ids=lambda c: c.id + (f" {c.data}" if c.data else ""))
 def test_api_same_call_on_own_object_is_not_404(world, auth, call):
     """The control: the outsider's own conversation answers, so the 404 above is isolation."""
-    ids = _ids(world) | {"conversation_id": world.other_conversation.pk}
+    ids = _ids(world) | _own_ids(world)
     response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
-    assert response.status_code in (200, 201), response.content
+    assert response.status_code in (200, 201, 204), response.content
 
 
 @pytest.mark.parametrize("auth", AUTHS)
 @pytest.mark.parametrize("call", API_LISTS, ids=lambda c: c.id)
 def test_api_lists_show_nothing_of_another_organisation(world, auth, call):
     ids = _ids(world)
+    _own_ids(world)  # the outsider's own monitor and alert exist before the call
     response = _api_client(world, auth).get(_fill(call.route, ids) + _fill(call.query, ids))
     assert response.status_code == 200
     items = response.json()["items"]
@@ -203,6 +267,9 @@ def test_api_lists_show_nothing_of_another_organisation(world, auth, call):
     p = world.personas
     if call.route == "/api/accounts":
         assert [a["id"] for a in items] == [p.other_account.pk]
+    elif call.route.startswith("/api/listening/"):
+        key = "monitor_id" if call.route.endswith("monitors") else "alert_id"
+        assert [i["id"] for i in items] == [_own_ids(world)[key]]
     else:
         theirs = set(Conversation.objects.filter(organization=p.org).values_list("pk", flat=True))
         assert not theirs & {c["id"] for c in items}
@@ -443,7 +510,9 @@ def _routing_state(world) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("auth", AUTHS)
-@pytest.mark.parametrize("call", API_CALLS + API_CALLS_ROUTING, ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "call", API_CALLS_ROUTING_CONVERSATION + API_CALLS_ROUTING, ids=lambda c: c.id
+)
 def test_api_routing_outsider_changes_no_lock_flag_or_rule(world, auth, call, settings):
     settings.RELAIS_OPERATOR_REPORTS = "relais.care.demo_routing.fake_operator_reports"
     ids = _ids(world)
@@ -490,3 +559,96 @@ def test_ui_routing_org_pages_show_only_the_callers(world, session_org):
     html = client.get(reverse("care:routing_rule_new")).content.decode()
     for leak in ("Alpha on X", "agent_a", "Passenger care"):
         assert leak not in html
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+@pytest.mark.parametrize("call", API_LISTENING_ORG_SCOPED, ids=lambda c: c.id)
+def test_api_listening_writes_act_on_the_callers_organisation(world, auth, call):
+    from relais.listening.models import CrisisMode, Monitor
+
+    p = world.personas
+    ids = _ids(world)
+    theirs_before = list(Monitor.objects.filter(organization=p.org).values("pk", "name", "query"))
+    response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
+    assert response.status_code in (200, 201), response.content
+    assert list(Monitor.objects.filter(organization=p.org).values("pk", "name", "query")) == (
+        theirs_before
+    )
+    assert not CrisisMode.objects.filter(organization=p.org, active=True).exists()
+    if call.method == "POST" and call.route.endswith("monitors"):
+        assert Monitor.objects.get(pk=response.json()["id"]).organization_id == p.other_org.pk
+    if call.method == "POST" and call.route.endswith("crisis"):
+        assert CrisisMode.objects.get(organization=p.other_org).active
+
+
+# --- The listening pages ----------------------------------------------------------------
+
+LISTENING_UI_CALLS = [
+    Call("GET", "listening:monitor", kwargs=("monitor_id",)),
+    Call("GET", "listening:monitor_edit", kwargs=("monitor_id",)),
+    Call(
+        "POST",
+        "listening:monitor_edit",
+        {"name": "Mine", "query": "bombe gare", "sources": "all", "escalate_after_minutes": 5},
+        kwargs=("monitor_id",),
+    ),
+    Call("POST", "listening:monitor_delete", {}, kwargs=("monitor_id",)),
+    Call("GET", "listening:alert", kwargs=("alert_id",)),
+    Call("POST", "listening:alert_ack", {}, kwargs=("alert_id",)),
+    Call("POST", "listening:alert_close", {}, kwargs=("alert_id",)),
+    Call("POST", "listening:crisis", {"active": "1", "alert": "{alert_id}"}),
+]
+LISTENING_UI_LISTS = [
+    Call("GET", "listening:dashboard"),
+    Call("GET", "listening:alerts"),
+    Call("GET", "listening:monitor_new"),
+]
+
+
+def test_every_listening_page_is_covered():
+    from relais.listening import urls as listening_urls
+
+    names = {f"listening:{p.name}" for p in listening_urls.urlpatterns}
+    assert names == {c.route for c in LISTENING_UI_CALLS + LISTENING_UI_LISTS}
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", LISTENING_UI_CALLS, ids=lambda c: c.id)
+def test_listening_ui_outsider_gets_404_and_changes_nothing(world, session_org, call):
+    ids = _ids(world)
+    client = _ui_client(world, session_org)
+    before = db_state()
+    response = _ui_request(client, call, ids)
+    assert response.status_code == 404, response.content[:500]
+    assert "Rumour alpha" not in response.content.decode()
+    assert db_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", LISTENING_UI_CALLS, ids=lambda c: c.id)
+def test_listening_ui_same_call_on_own_object_is_not_404(world, session_org, call):
+    ids = _ids(world) | _own_ids(world)
+    response = _ui_request(_ui_client(world, session_org), call, ids)
+    assert response.status_code in (200, 302), response.content[:500]
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", LISTENING_UI_LISTS, ids=lambda c: c.id)
+def test_listening_ui_lists_show_nothing_of_another_organisation(world, session_org, call):
+    ids = _ids(world)
+    _own_ids(world)
+    response = _ui_request(_ui_client(world, session_org), call, ids)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "bombe alpha" not in html and "Rumour alpha" not in html
+    if "monitors" in response.context:
+        assert {m.organization_id for m in response.context["monitors"]} <= {
+            world.personas.other_org.pk
+        }
+    if "alerts" in response.context:
+        assert {a.organization_id for a in response.context["alerts"]} <= {
+            world.personas.other_org.pk
+        }
+    if "form" in response.context:
+        teams = [c[0] for c in response.context["form"].fields["team"].choices if c[0]]
+        assert set(teams) <= set(world.personas.other_org.teams.values_list("pk", flat=True))
