@@ -62,17 +62,18 @@ class Profile:
 
 
 def _in_burst(conversation: Conversation) -> bool:
-    """Part of a current burst: asked of the listening part when it offers the question."""
-    try:
-        from relais.listening import selectors as listening
-    except ImportError:  # pragma: no cover
-        return False
-    check = getattr(listening, "author_in_active_burst", None)
-    if check is None:
-        return False
-    return bool(
-        check(organization_id=conversation.organization_id, contact_id=conversation.contact_id)
-    )
+    """Part of a current burst: among the top authors of a listening alert not yet closed."""
+    from relais.listening.models import Alert, AlertState
+
+    handle = conversation.contact.handle.casefold()
+    for authors in Alert.objects.filter(
+        organization_id=conversation.organization_id,
+        state__in=[AlertState.OPEN, AlertState.ACKNOWLEDGED],
+    ).values_list("top_authors", flat=True)[:50]:
+        for author in authors or []:
+            if str(author.get("handle", "")).lstrip("@").casefold() == handle:
+                return True
+    return False
 
 
 def author_profile(*, conversation: Conversation) -> Profile:

@@ -50,7 +50,7 @@ CONDITION_FIELDS = (
     "languages",
     "lines",  # GTFS route ids
     "author_flags",
-    "monitors",  # listening monitor ids (the listening step puts matches in item.extra)
+    "monitors",  # listening monitor ids (listening.MonitorMatch, stored by its step before)
     "text_contains",
     "text_excludes",
 )
@@ -283,7 +283,17 @@ def explain(rule: RoutingRule, *, earlier: Iterable[RoutingRule] = ()) -> Explan
             _("The rule locks the conversation for answers and also suggests a reply template.")
         )
     if c.get("monitors"):
-        out.warning(_("Monitor conditions cannot be tried on past messages."))
+        from relais.listening.models import Monitor
+
+        known_monitors = set(
+            Monitor.objects.filter(
+                organization_id=rule.organization_id, pk__in=c["monitors"]
+            ).values_list("pk", flat=True)
+        )
+        if not known_monitors:
+            out.error(_("None of the chosen monitors exists: the rule can never match."))
+        elif len(known_monitors) < len(c["monitors"]):
+            out.warning(_("Some chosen monitors no longer exist."))
     for before in earlier:
         if (
             before.enabled
@@ -365,7 +375,20 @@ def pick_agent(
 # --- The pipeline step -------------------------------------------------------------------
 
 
-def _facts(item, flags: dict[int, set[str]]) -> Facts:
+def _monitor_matches(message_ids: list[int], monitor_ids: set[int] | None = None) -> dict:
+    """message id -> the monitors that matched it (the listening step runs before ours)."""
+    from relais.listening.models import MonitorMatch
+
+    found: dict[int, set[int]] = defaultdict(set)
+    qs = MonitorMatch.objects.filter(message_id__in=message_ids)
+    if monitor_ids is not None:
+        qs = qs.filter(monitor_id__in=monitor_ids)
+    for message_id, monitor_id in qs.values_list("message_id", "monitor_id"):
+        found[message_id].add(monitor_id)
+    return found
+
+
+def _facts(item, flags: dict[int, set[str]], monitors: dict[int, set[int]]) -> Facts:
     message, account = item.message, item.event.account
     return Facts(
         network=account.network,
@@ -376,7 +399,7 @@ def _facts(item, flags: dict[int, set[str]]) -> Facts:
         lang=message.lang,
         lines={str(pair[1]) for pair in (message.triage or {}).get("lines", [])},
         author_flags=flags.get(message.author_id, set()),
-        monitors={int(m) for m in item.extra.get("monitors", [])},
+        monitors=monitors.get(message.pk, set()) | {int(m) for m in item.extra.get("monitors", [])},
         text=fold(message.text),
         reach=item.inbound.author.reach,
     )
@@ -406,6 +429,12 @@ def apply_rules(batch: Batch) -> None:
             p.contact_id: set(p.flags)
             for p in AuthorProfile.objects.filter(contact_id__in=contact_ids)
         }
+        # One query, and only when a rule asks about monitors.
+        monitors = (
+            _monitor_matches([i.message.pk for i in org_items])
+            if any((r.conditions or {}).get("monitors") for r in rules)
+            else {}
+        )
         t = now()
         loads: dict[int, dict[int, int]] = {}
         pools: dict[tuple[int, str], list[int]] = {}  # (team, language) -> candidates, per batch
@@ -414,7 +443,7 @@ def apply_rules(batch: Batch) -> None:
         tags: list[ConversationTag] = []
         notifications: list[tuple[RoutingRule, Conversation]] = []
         for item in org_items:
-            facts = _facts(item, flags)
+            facts = _facts(item, flags, monitors)
             conversation = item.conversation
             for rule in rules:
                 if not matches(rule.conditions or {}, facts):
@@ -614,6 +643,18 @@ def try_rule(*, rule: RoutingRule, at: datetime | None = None) -> TryResult:
             organization_id=rule.organization_id
         ).values_list("contact_id", "flags")
     }
+    matched_monitors: set[int] = set()
+    if c.get("monitors"):
+        from relais.listening.models import MonitorMatch
+
+        matched_monitors = set(
+            MonitorMatch.objects.filter(
+                monitor__organization_id=rule.organization_id,
+                monitor_id__in=c["monitors"],
+                created_at__gte=since,
+                created_at__lte=at,
+            ).values_list("message_id", flat=True)
+        )
     found: list[int] = []
     wants_text = bool(c.get("text_contains") or c.get("text_excludes"))
     for pk, network, account_id, intent, sentiment, urgency, lang, triage, author_id, text in rows:
@@ -626,7 +667,8 @@ def try_rule(*, rule: RoutingRule, at: datetime | None = None) -> TryResult:
             lang=lang,
             lines={str(pair[1]) for pair in (triage or {}).get("lines", [])},
             author_flags=flags.get(author_id, set()) if author_id else set(),
-            monitors=set(),  # past monitor matches are not stored by message yet
+            # Any of the rule's monitors matched it is all the condition asks.
+            monitors=set(c.get("monitors", [])) if pk in matched_monitors else set(),
             text=fold(text) if wants_text else "",
         )
         if matches(c, facts):

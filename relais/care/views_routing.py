@@ -26,6 +26,7 @@ from relais.care import operator, profile, replies, routing
 from relais.care.models import AssignStrategy, AuthorFlag, RoutingRule
 from relais.channels.models import ChannelAccount, Network
 from relais.inbox.models import Priority
+from relais.listening.models import Monitor
 from relais.triage import labels as triage_labels
 
 SUPERVISING = {Role.ADMIN, Role.SUPERVISOR}
@@ -64,6 +65,7 @@ def _rule_form_context(membership: Membership, rule: RoutingRule | None) -> dict
         "languages": [("fr", "Français"), ("en", "English"), ("es", "Español"), ("de", "Deutsch")],
         "lines": Route.objects.filter(organization_id=org_id).order_by("short_name"),
         "flags": AuthorFlag.choices,
+        "monitors": Monitor.objects.filter(organization_id=org_id).order_by("name"),
         "strategies": AssignStrategy.choices,
         "priorities": Priority.choices,
         "teams": membership.organization.teams.order_by("name"),
@@ -110,6 +112,11 @@ def _save_from_post(request: HttpRequest, membership: Membership, rule: RoutingR
     notify_ids = [i for i in (_int(v) for v in post.getlist("notify")) if i]
     for user_id in notify_ids:
         access_member(membership, user_id)
+    monitor_ids = [i for i in (_int(v) for v in post.getlist("monitors")) if i]
+    if Monitor.objects.filter(
+        organization_id=membership.organization_id, pk__in=monitor_ids
+    ).count() != len(set(monitor_ids)):
+        raise Http404("No such monitor.")
     account_ids = [i for i in (_int(v) for v in post.getlist("accounts")) if i]
     if ChannelAccount.objects.filter(
         organization_id=membership.organization_id, pk__in=account_ids

@@ -168,3 +168,29 @@ def test_api_profile_and_flags(personas, django_capture_on_commit_callbacks):
         content_type="application/json",
     )
     assert response.status_code == 403
+
+
+def test_part_of_a_current_burst(personas, django_capture_on_commit_callbacks):
+    from relais.common.timeutils import now
+    from relais.listening.models import Alert, AlertState, Monitor
+
+    c = converse(personas.account, django_capture_on_commit_callbacks, handle="Relayeur")
+    monitor = Monitor.objects.create(organization=personas.org, name="m", query="bombe")
+    t = now()
+    alert = Alert.objects.create(
+        organization=personas.org,
+        monitor=monitor,
+        granularity=60,
+        bucket_start=t,
+        last_bucket_start=t,
+        score=0.9,
+        count=40,
+        created_at=t,
+        top_authors=[{"handle": "relayeur", "reach": 10, "messages": 5}],
+    )
+    assert profile.author_profile(conversation=c).signals == ["Part of a current burst"]
+    c.intent = "polemic"
+    assert profile.author_profile(conversation=c).advice == Advice.DO_NOT_ANSWER
+    alert.state = AlertState.CLOSED
+    alert.save()
+    assert profile.author_profile(conversation=c).signals == []

@@ -385,6 +385,11 @@ def test_rule_form_refuses_another_organisations_objects(personas, client_as):
     assert response.status_code == 404
     response = client.post("/care/rules/new/", {"name": "x", "agent": personas.outsider.user_id})
     assert response.status_code == 404
+    from relais.listening.models import Monitor
+
+    beta_monitor = Monitor.objects.create(organization=personas.other_org, name="b", query="x")
+    response = client.post("/care/rules/new/", {"name": "x", "monitors": [beta_monitor.pk]})
+    assert response.status_code == 404
     assert not RoutingRule.objects.exists()
 
 
@@ -419,3 +424,43 @@ def test_notify_by_email_after_commit(personas, django_capture_on_commit_callbac
     (mail,) = mailoutbox
     assert sorted(mail.to) == ["agent_b@example.test", "supervisor@example.test"]
     assert f"/inbox/c/{c.pk}/" in mail.body
+
+
+# --- The listening monitor condition (listening.MonitorMatch) -------------------------------
+
+
+@pytest.fixture
+def bomb_monitor(personas):
+    from relais.listening import actions as listening
+
+    return listening.monitor_create(
+        membership=personas.supervisor, name="Bomb", query_text="bombe (aéroport OR airport)"
+    )
+
+
+def test_monitor_condition_in_the_pipeline_and_the_tester(
+    personas, bomb_monitor, django_capture_on_commit_callbacks
+):
+    r = rule(personas.org, conditions={"monitors": [bomb_monitor.pk]}, team=personas.team_b)
+    hit = converse(
+        personas.account,
+        django_capture_on_commit_callbacks,
+        "Alerte à la bombe à l'aéroport ?",
+        handle="p1",
+    )
+    miss = converse(
+        personas.account, django_capture_on_commit_callbacks, "La bombe de bain", handle="p2"
+    )
+    assert hit.team == personas.team_b and miss.team == personas.team_a
+    result = routing.try_rule(rule=r)
+    assert result.count == 1 and result.examples[0].conversation_id == hit.pk
+    assert not routing.explain(r).problems
+
+
+def test_unknown_monitor_is_explained(personas, bomb_monitor):
+    from relais.listening.models import Monitor
+
+    r = rule(personas.org, conditions={"monitors": [bomb_monitor.pk]})
+    beta = Monitor.objects.create(organization=personas.other_org, name="b", query="x")
+    r.conditions = {"monitors": [beta.pk]}  # another organisation's: as good as unknown
+    assert routing.explain(r).never_matches
