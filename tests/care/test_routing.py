@@ -285,8 +285,12 @@ def test_rules_page_explains(personas, client_as):
         "FB only on X account",
         conditions={"accounts": [personas.account.pk], "networks": ["facebook"]},
     )
-    html = client_as(personas.agent_a).get("/care/rules/").content.decode()
+    client = client_as(personas.agent_a)
+    html = client.get("/care/rules/").content.decode()
     assert "FB only on X account" in html and "problem-error" in html
+    r = RoutingRule.objects.get(name="FB only on X account")
+    html = client.get(f"/care/rules/{r.pk}/").content.decode()
+    assert "problem-error" in html and 'name="networks"' in html
 
 
 # --- The tester ----------------------------------------------------------------------------
