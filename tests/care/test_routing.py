@@ -468,3 +468,14 @@ def test_unknown_monitor_is_explained(personas, bomb_monitor):
     beta = Monitor.objects.create(organization=personas.other_org, name="b", query="x")
     r.conditions = {"monitors": [beta.pk]}  # another organisation's: as good as unknown
     assert routing.explain(r).never_matches
+
+
+def test_fast_fold_agrees_with_the_reference_fold():
+    """The table-based fold gives what NFKD-and-drop-marks gives, on a real morning's text."""
+    from relais.connectors.replay.connector import load_scenario
+    from relais.demo.setup import SCENARIO_S1
+    from relais.triage.text import fold as reference
+
+    texts = [line.text for line in load_scenario(SCENARIO_S1).lines]
+    texts += ["Ångström Œuvre Straße ĞÜŞ", "e\u0301te\u0301", "مرحبا 🚇", "ÀÉÎÕÜ çñ"]
+    assert [routing.fold(t) for t in texts] == [reference(t) for t in texts]
