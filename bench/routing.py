@@ -118,6 +118,20 @@ def phase(*, n: int, k: int, seed: int) -> None:
             AuthorProfile.objects.create(
                 organization=org, contact=contact, flags=["journalist"], updated_at=t
             )
+    # Time each pipeline step inside this run: separate runs on a shared machine differ by
+    # more than the rules step costs.
+    from relais.channels import pipeline
+
+    step_seconds: dict[str, float] = {}
+
+    def timed_run_steps(batch) -> None:
+        for step in pipeline.pipeline_steps():
+            t0 = time.perf_counter()
+            step(batch)
+            name = f"{step.__module__}.{step.__name__}"
+            step_seconds[name] = step_seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    pipeline.run_steps = timed_run_steps
     started = time.perf_counter()
     done = process_pending()
     seconds = time.perf_counter() - started
@@ -127,6 +141,7 @@ def phase(*, n: int, k: int, seed: int) -> None:
         "rules": k,
         "pipeline_seconds": seconds,
         "per_message_ms": seconds / n * 1000,
+        "step_ms_per_message": {k: v / n * 1000 for k, v in step_seconds.items()},
         "assigned": Conversation.objects.filter(assignee__isnull=False).count(),
         "conversations": Conversation.objects.count(),
     }
@@ -196,6 +211,14 @@ def main() -> None:
         without = run(db, args.messages, 0, args.seed)
         with_rules = run(db, args.messages, args.rules, args.seed)
         extra = with_rules["per_message_ms"] - without["per_message_ms"]
+        steps = with_rules["step_ms_per_message"]
+        rules_step = steps["relais.care.routing.apply_rules"]
+        print(
+            f"{db}: inside the run with rules, the rules step took {rules_step:.3f} ms/message "
+            f"of {sum(steps.values()):.3f} for all steps "
+            f"({100 * rules_step / sum(steps.values()):.0f}%); without rules it took "
+            f"{without['step_ms_per_message']['relais.care.routing.apply_rules']:.3f}"
+        )
         print(
             f"{db}: pipeline {without['per_message_ms']:.3f} ms/message without rules, "
             f"{with_rules['per_message_ms']:.3f} with {args.rules} rules "

@@ -137,29 +137,65 @@ def clean_conditions(raw: dict[str, Any]) -> dict[str, list]:
     return cleaned
 
 
-def matches(conditions: dict[str, list], facts: Facts) -> bool:
-    c = conditions
-    if c.get("networks") and facts.network not in c["networks"]:
-        return False
-    if c.get("accounts") and facts.account_id not in c["accounts"]:
-        return False
-    for name, value in (
-        ("intents", facts.intent),
-        ("sentiments", facts.sentiment),
-        ("urgencies", facts.urgency),
-        ("languages", facts.lang),
-    ):
-        if c.get(name) and value not in c[name]:
+@dataclass(frozen=True)
+class Compiled:
+    """A rule's conditions made ready once per batch: sets, folded words, cheapest first."""
+
+    checks: tuple[tuple[str, frozenset], ...]  # (Facts attribute, allowed values)
+    overlaps: tuple[tuple[str, frozenset], ...]  # (Facts attribute holding a set, wanted)
+    contains: tuple[str, ...]
+    excludes: tuple[str, ...]
+
+    @property
+    def needs_text(self) -> bool:
+        return bool(self.contains or self.excludes)
+
+    def test(self, facts: Facts) -> bool:
+        for attribute, allowed in self.checks:
+            if getattr(facts, attribute) not in allowed:
+                return False
+        for attribute, wanted in self.overlaps:
+            if getattr(facts, attribute).isdisjoint(wanted):
+                return False
+        text = facts.text
+        if self.contains and not any(w in text for w in self.contains):
             return False
-    if c.get("lines") and not facts.lines & set(c["lines"]):
-        return False
-    if c.get("author_flags") and not facts.author_flags & set(c["author_flags"]):
-        return False
-    if c.get("monitors") and not facts.monitors & set(c["monitors"]):
-        return False
-    if c.get("text_contains") and not any(fold(w) in facts.text for w in c["text_contains"]):
-        return False
-    return not any(fold(w) in facts.text for w in c.get("text_excludes", []))
+        return not any(w in text for w in self.excludes)
+
+
+def compile_conditions(conditions: dict[str, list]) -> Compiled:
+    c = conditions or {}
+    checks = tuple(
+        (attribute, frozenset(c[name]))
+        for name, attribute in (
+            ("networks", "network"),
+            ("accounts", "account_id"),
+            ("intents", "intent"),
+            ("sentiments", "sentiment"),
+            ("urgencies", "urgency"),
+            ("languages", "lang"),
+        )
+        if c.get(name)
+    )
+    overlaps = tuple(
+        (attribute, frozenset(c[name]))
+        for name, attribute in (
+            ("lines", "lines"),
+            ("author_flags", "author_flags"),
+            ("monitors", "monitors"),
+        )
+        if c.get(name)
+    )
+    return Compiled(
+        checks=checks,
+        overlaps=overlaps,
+        contains=tuple(fold(w) for w in c.get("text_contains", [])),
+        excludes=tuple(fold(w) for w in c.get("text_excludes", [])),
+    )
+
+
+def matches(conditions: dict[str, list], facts: Facts) -> bool:
+    return compile_conditions(conditions).test(facts)
 
 
 # --- Explanations: a rule that cannot match says why -------------------------------------
@@ -405,7 +441,9 @@ def _monitor_matches(message_ids: list[int], monitor_ids: set[int] | None = None
     return found
 
 
-def _facts(item, flags: dict[int, set[str]], monitors: dict[int, set[int]]) -> Facts:
+def _facts(
+    item, flags: dict[int, set[str]], monitors: dict[int, set[int]], *, text: bool = True
+) -> Facts:
     message, account = item.message, item.event.account
     return Facts(
         network=account.network,
@@ -417,7 +455,7 @@ def _facts(item, flags: dict[int, set[str]], monitors: dict[int, set[int]]) -> F
         lines={str(pair[1]) for pair in (message.triage or {}).get("lines", [])},
         author_flags=flags.get(message.author_id, set()),
         monitors=monitors.get(message.pk, set()) | {int(m) for m in item.extra.get("monitors", [])},
-        text=fold(message.text),
+        text=fold(message.text) if text else "",
         reach=item.inbound.author.reach,
     )
 
@@ -452,6 +490,9 @@ def apply_rules(batch: Batch) -> None:
             if any((r.conditions or {}).get("monitors") for r in rules)
             else {}
         )
+        compiled = {rule.pk: compile_conditions(rule.conditions or {}) for rule in rules}
+        needs_text = any(c.needs_text for c in compiled.values())
+        notify = {rule.pk: list(rule.notify.all()) for rule in rules}
         t = now()
         loads: dict[int, dict[int, int]] = {}
         pools: dict[tuple[int, str], list[int]] = {}  # (team, language) -> candidates, per batch
@@ -460,10 +501,10 @@ def apply_rules(batch: Batch) -> None:
         tags: list[ConversationTag] = []
         notifications: list[tuple[RoutingRule, Conversation]] = []
         for item in org_items:
-            facts = _facts(item, flags, monitors)
+            facts = _facts(item, flags, monitors, text=needs_text)
             conversation = item.conversation
             for rule in rules:
-                if not matches(rule.conditions or {}, facts):
+                if not compiled[rule.pk].test(facts):
                     continue
                 applied = _apply(rule, conversation, organization, t, loads, pools)
                 fields = touched.setdefault(conversation.pk, (conversation, set()))[1]
@@ -474,7 +515,7 @@ def apply_rules(batch: Batch) -> None:
                             conversation=conversation, name=tag, rule=rule, created_at=t
                         )
                     )
-                if rule.notify.all():
+                if notify[rule.pk]:
                     notifications.append((rule, conversation))
                 rule_matches.append(
                     RuleMatch(
@@ -673,7 +714,8 @@ def try_rule(*, rule: RoutingRule, at: datetime | None = None) -> TryResult:
             ).values_list("message_id", flat=True)
         )
     found: list[int] = []
-    wants_text = bool(c.get("text_contains") or c.get("text_excludes"))
+    test = compile_conditions(c)
+    wants_text = test.needs_text
     for pk, network, account_id, intent, sentiment, urgency, lang, triage, author_id, text in rows:
         facts = Facts(
             network=network,
@@ -688,7 +730,7 @@ def try_rule(*, rule: RoutingRule, at: datetime | None = None) -> TryResult:
             monitors=set(c.get("monitors", [])) if pk in matched_monitors else set(),
             text=fold(text) if wants_text else "",
         )
-        if matches(c, facts):
+        if test.test(facts):
             found.append(pk)
     examples = list(
         Message.objects.filter(pk__in=found[:TRY_EXAMPLES])
