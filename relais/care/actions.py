@@ -221,7 +221,8 @@ def uncovered_check(*, at: datetime | None = None) -> list[CareAlert]:
     for account in accounts:
         n = waiting_by_account.get(account.pk, 0)
         team_id = account.default_team_id
-        covered = bool(
+        # Shifts belong to teams: an account with no team is covered by no shift.
+        covered = bool(team_id) and bool(
             selectors.on_shift(organization=account.organization, at=at, team_id=team_id)
         )
         alert = open_alerts.get(account.pk)
@@ -232,7 +233,7 @@ def uncovered_check(*, at: datetime | None = None) -> list[CareAlert]:
                         "team": account.default_team.name  # type: ignore[union-attr]
                     }
                 else:
-                    who = _("the account has no team and nobody is on shift")
+                    who = _("the account has no team, so no shift covers it")
                 text = _(
                     "The channel %(name)s (%(network)s) is not covered: %(n)d conversation(s) "
                     "wait past their SLA and %(who)s. A channel nobody answers is a failure, "
@@ -471,7 +472,11 @@ def handoff_sweep(*, at: datetime | None = None) -> int:
                 organization=organization, user_id__in=users, state=AgentState.AWAY
             ).values_list("user_id", flat=True)
         )
-        working = set(selectors.on_shift(organization=organization, at=at))
+        # On shift now or soon: someone whose shift starts in a few minutes keeps what
+        # they were just handed.
+        working = set(selectors.on_shift(organization=organization, at=at)) | set(
+            selectors.on_shift(organization=organization, at=at + HANDOFF_MARGIN)
+        )
         for user_id in sorted(users):
             if user_id in away:
                 reason = HandOffReason.AWAY

@@ -376,9 +376,10 @@ def care_series(
     for row in hourly:
         d = row["hour"].astimezone(tz).date()
         if d in by_day:
-            for k, v in dict(row).items():
-                if k != "hour":
-                    by_day[d][k] += int(v or 0)
+            for k in ("inbound", "opened", "closed", "started", "stopped"):
+                by_day[d][k] += row[k] or 0  # type: ignore[literal-required]
+            by_day[d]["first_responses"] += row["first_responses"] or 0
+            by_day[d]["breaches"] += row["breaches"] or 0
     points = []
     for d, c in by_day.items():
         backlog += c["opened"] - c["closed"]

@@ -36,6 +36,8 @@ def clock(monkeypatch):
         "relais.inbox.actions",
         "relais.care.actions",
         "relais.care.receivers",
+        "relais.care.views",
+        "relais.care.templatetags.care",
     ):
         monkeypatch.setattr(f"{module}.now", c)
     return c
