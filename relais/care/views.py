@@ -260,8 +260,17 @@ def shift_add(request: HttpRequest, team_id: int) -> HttpResponse:
     if not form.is_valid():
         _errors(request, form)
         return _back_to_team(team.pk)
+    data = form.cleaned_data
     try:
-        actions.shift_add(membership=membership, team=team, **form.cleaned_data)
+        actions.shift_add(
+            membership=membership,
+            team=team,
+            user_id=data["user"],
+            weekday=data["weekday"],
+            starts=data["starts"],
+            ends=data["ends"],
+            on_call=data["on_call"],
+        )
     except ValidationError as e:
         _errors(request, e)
     return _back_to_team(team.pk)
