@@ -9,16 +9,18 @@ from collections import defaultdict
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
-from relais.accounts.models import AuditEntry, Membership, Organization, Role, Team, audit
+from relais.accounts.models import Membership, Organization, Role, Team, audit
 from relais.accounts.permissions import require_answering, require_role
 from relais.care import selectors
 from relais.care.buckets import Counts
+from relais.care.db import insert_rows
 from relais.care.events import CareAlertRaised, HandedOff
 from relais.care.models import (
     AgentState,
@@ -71,33 +73,29 @@ def _raise_alert(
     account_id: int | None = None,
     conversation_ids: list[int] | None = None,
     at: datetime,
-) -> list[CareAlert]:
-    """Store the alert (one row per conversation, or one for the channel), e-mail the
+) -> CareAlert:
+    """Store the alert (naming its conversations, or its channel), e-mail the
     supervisors after commit, send the live event."""
     people = supervisors_of(organization_id=organization.pk, team_id=team_id)
     emails = sorted({m.user.email for m in people if m.user.email})
-    ids: list[int | None] = list(conversation_ids or []) or [None]
-    alerts = CareAlert.objects.bulk_create(
-        [
-            CareAlert(
-                organization=organization,
-                kind=kind,
-                team_id=team_id,
-                account_id=account_id,
-                conversation_id=cid,
-                text=text,
-                recipients=emails,
-                created_at=at,
-            )
-            for cid in ids
-        ]
+    ids = list(conversation_ids or [])
+    alert = CareAlert.objects.create(
+        organization=organization,
+        kind=kind,
+        team_id=team_id,
+        account_id=account_id,
+        conversation_id=ids[0] if len(ids) == 1 else None,
+        conversation_ids=ids,
+        text=text,
+        recipients=emails,
+        created_at=at,
     )
     send_event_on_commit(
         organization.pk,
         CareAlertRaised(
             kind=str(kind),
             text=text,
-            conversation_ids=[c for c in ids if c is not None],
+            conversation_ids=ids,
             account_id=account_id,
             user_ids=[m.user_id for m in people],
         ),
@@ -110,7 +108,7 @@ def _raise_alert(
         logger.warning(
             "care alert %s for organisation %s: nobody has an e-mail", kind, organization
         )
-    return alerts
+    return alert
 
 
 # --- SLA breaches -------------------------------------------------------------------------
@@ -118,83 +116,93 @@ def _raise_alert(
 
 def sla_evaluate(*, at: datetime | None = None) -> int:
     """One pass over every running clock: those past due are marked breached (once: the
-    claim is a conditional UPDATE stamped with this pass's time), logged, counted and
-    escalated to their team's supervisors. Returns the number of new breaches."""
+    claim is a conditional UPDATE stamped with this pass's time), logged (one SlaBreach row
+    per conversation, one audit entry per team), counted and escalated to their team's
+    supervisors. Returns the number of new breaches. The work grows with the breaches, not
+    with the open conversations: the claim uses the index of running, unbreached clocks."""
     at = at or now()
-    stamp = at
     with transaction.atomic():
         claimed = SlaClock.objects.filter(
             due_at__isnull=False, breached_at__isnull=True, due_at__lte=at
-        ).update(breached_at=stamp)
+        ).update(breached_at=at)
         if not claimed:
             return 0
-        clocks = list(
-            SlaClock.objects.filter(breached_at=stamp, due_at__isnull=False).values_list(
-                "conversation_id", "kind", "started_at", "due_at"
+        rows = list(
+            SlaClock.objects.filter(breached_at=at, due_at__isnull=False).values_list(
+                "conversation_id",
+                "conversation__organization_id",
+                "conversation__account_id",
+                "conversation__team_id",
+                "conversation__assignee_id",
+                "kind",
+                "started_at",
+                "due_at",
             )
         )
-        conversations = Conversation.objects.in_bulk([c[0] for c in clocks])
+        breaches = []
         counts = Counts()
-        breaches, entries = [], []
-        by_team: dict[tuple[int, int | None], list[Conversation]] = defaultdict(list)
-        for conversation_id, kind, started_at, due_at in clocks:
-            assert due_at is not None  # noqa: S101 - filtered above
-            c = conversations[conversation_id]
+        by_team: dict[tuple[int, int | None], list[tuple[int, int | None]]] = defaultdict(list)
+        for conv_id, org_id, account_id, team_id, assignee_id, kind, started_at, due_at in rows:
             breaches.append(
-                SlaBreach(
-                    organization_id=c.organization_id,
-                    conversation_id=c.pk,
-                    account_id=c.account_id,
-                    team_id=c.team_id,
-                    kind=kind,
-                    started_at=started_at,
-                    due_at=due_at,
-                    breached_at=at,
-                    assignee_id=c.assignee_id,
-                )
-            )
-            entries.append(
-                AuditEntry(
-                    organization_id=c.organization_id,
-                    action="sla.breached",
-                    object_type="inbox.conversation",
-                    object_id=str(c.pk),
-                    text=f"{kind} response due {due_at.isoformat()}",
-                    data={"due_at": due_at.isoformat(), "assignee": c.assignee_id},
-                )
+                (org_id, conv_id, account_id, team_id, kind, started_at, due_at, at, assignee_id)
             )
             counts.add(
-                organization_id=c.organization_id,
+                organization_id=org_id,
                 at=at,
-                account_id=c.account_id,
-                team_id=c.team_id,
-                agent_id=c.assignee_id,
+                account_id=account_id,
+                team_id=team_id,
+                agent_id=assignee_id,
                 breaches=1,
             )
-            by_team[(c.organization_id, c.team_id)].append(c)
-        SlaBreach.objects.bulk_create(breaches)
-        AuditEntry.objects.bulk_create(entries)
+            by_team[(org_id, team_id)].append((conv_id, assignee_id))
+        insert_rows(
+            SlaBreach,
+            [
+                "organization_id",
+                "conversation_id",
+                "account_id",
+                "team_id",
+                "kind",
+                "started_at",
+                "due_at",
+                "breached_at",
+                "assignee_id",
+            ],
+            breaches,
+        )
         counts.flush()
         organizations = Organization.objects.in_bulk({k[0] for k in by_team})
-        for (org_id, team_id), convs in by_team.items():
-            owners = ", ".join(
-                f"#{c.pk} ({c.assignee.get_username() if c.assignee else _('nobody')})"
-                for c in convs[:20]
+        names = dict(
+            get_user_model()
+            .objects.filter(pk__in={a for v in by_team.values() for _c, a in v if a})
+            .values_list("pk", "username")
+        )
+        for (org_key, team_key), convs in by_team.items():
+            listed = ", ".join(
+                f"#{c} ({names.get(a, '') if a else _('nobody')})" for c, a in convs[:20]
             )
             more = len(convs) - 20
             text = _("%(n)d conversation(s) waited past their SLA without an answer: %(list)s") % {
                 "n": len(convs),
-                "list": owners + (f" … +{more}" if more > 0 else ""),
+                "list": listed + (f" … +{more}" if more > 0 else ""),
             }
+            ids = [c for c, _a in convs]
+            audit(
+                organization_id=org_key,
+                actor_id=None,
+                action="sla.breached",
+                text=text,
+                data={"team": team_key, "conversations": ids, "at": at.isoformat()},
+            )
             _raise_alert(
-                organization=organizations[org_id],
+                organization=organizations[org_key],
                 kind=AlertKind.BREACH,
                 text=text,
-                team_id=team_id,
-                conversation_ids=[c.pk for c in convs],
+                team_id=team_key,
+                conversation_ids=ids,
                 at=at,
             )
-    return len(clocks)
+    return len(rows)
 
 
 # --- Uncovered channels -------------------------------------------------------------------
@@ -244,13 +252,15 @@ def uncovered_check(*, at: datetime | None = None) -> list[CareAlert]:
                     "n": n,
                     "who": who,
                 }
-                raised += _raise_alert(
-                    organization=account.organization,
-                    kind=AlertKind.UNCOVERED,
-                    text=text,
-                    team_id=team_id,
-                    account_id=account.pk,
-                    at=at,
+                raised.append(
+                    _raise_alert(
+                        organization=account.organization,
+                        kind=AlertKind.UNCOVERED,
+                        text=text,
+                        team_id=team_id,
+                        account_id=account.pk,
+                        at=at,
+                    )
                 )
                 audit(
                     organization_id=account.organization_id,

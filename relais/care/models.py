@@ -266,6 +266,7 @@ class CareAlert(models.Model):
     conversation = models.ForeignKey(
         "inbox.Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    conversation_ids = models.JSONField(default=list, blank=True)  # every one it is about
     text = models.TextField()
     recipients = models.JSONField(default=list, blank=True)  # e-mail addresses written to
     created_at = models.DateTimeField()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from relais.accounts.models import Organization, Team
@@ -199,6 +199,21 @@ def team_problems(*, team: Team, at: datetime) -> list[str]:
 
 def clocks_by_conversation(conversation_ids: list[int]) -> dict[int, SlaClock]:
     return SlaClock.objects.in_bulk(conversation_ids)
+
+
+def classify_all(*, organization_id: int, at: datetime) -> dict[str, int]:
+    """How many running clocks are green, orange and red at `at`: counted by the database
+    in one query, whatever the number of open conversations."""
+    red = Q(breached_at__isnull=False) | Q(due_at__lte=at)
+    orange = Q(breached_at__isnull=True, due_at__gt=at, warn_at__lte=at)
+    row = SlaClock.objects.filter(organization_id=organization_id, due_at__isnull=False).aggregate(
+        total=Count("pk"), red=Count("pk", filter=red), orange=Count("pk", filter=orange)
+    )
+    return {
+        "green": row["total"] - row["red"] - row["orange"],
+        "orange": row["orange"],
+        "red": row["red"],
+    }
 
 
 # --- Analytics, from the hourly buckets ------------------------------------------------------
