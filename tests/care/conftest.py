@@ -20,6 +20,16 @@ def paris(*args: int) -> datetime:
     return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """Texts made outside a request (alerts, notes, problems) in English, whatever the
+    default language; pages keep their own (French by default)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 class Clock:
     def __init__(self, at: datetime) -> None:
         self.at = at

@@ -31,6 +31,10 @@ def test_every_care_page_renders_for_every_role(personas, policies, clock, clien
             response = client.get(reverse(name))
             assert response.status_code == 200, (name, member)
         assert client.get(reverse("care:analytics_csv")).status_code == 200
+    # French by default, English on request.
+    assert "Passer la main et partir" in client.get(reverse("care:home")).content.decode()
+    english = client.get(reverse("care:home"), headers={"accept-language": "en"})
+    assert "Hand off and leave" in english.content.decode()
 
 
 def test_the_inbox_shows_the_clock_green_orange_red(
@@ -179,7 +183,7 @@ def test_sla_page_edits_policies_and_calendar(personas, client_as):
     p = personas
     client = client_as(p.admin)
     body = client.get(reverse("care:sla")).content.decode()
-    assert "No SLA policy" in body or "Aucune politique" in body
+    assert "No SLA policy" in body or "Aucune règle" in body
     client.post(
         reverse("care:policy_add"),
         {
