@@ -188,7 +188,7 @@ def load(args):
         if status != "closed":
             due = last + timedelta(minutes=60)
             clock_rows.append(
-                (i + 1, org.pk, last, due - timedelta(minutes=15), due, "first", "", False)
+                (i + 1, org.pk, last, due - timedelta(minutes=15), due, "first", "", False, True)
             )
         if i % 5 == 0:
             line_rows.append((i + 1, routes[i % 20].pk))
@@ -232,6 +232,7 @@ def load(args):
             "kind",
             "problem",
             "closed",
+            "awaiting",
         ],
         clock_rows,
     )

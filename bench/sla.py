@@ -166,7 +166,7 @@ def phase(args) -> dict:
             due = at + timedelta(minutes=rng.randint(passes + 1, 600))
             breached = None
         warn = due - timedelta(minutes=15)
-        clock_rows.append((i + 1, org.pk, started, warn, due, breached, "first", "", False))
+        clock_rows.append((i + 1, org.pk, started, warn, due, breached, "first", "", False, True))
     copy_rows(
         "inbox_conversation",
         [
@@ -205,6 +205,7 @@ def phase(args) -> dict:
             "kind",
             "problem",
             "closed",
+            "awaiting",
         ],
         clock_rows,
     )

@@ -80,22 +80,34 @@ def clock_messages(batch: Batch) -> None:
                 organization_id=org_id, at=at, account_id=account.pk, team_id=team_id, opened=1
             )
         clock.closed = False
+        if not clock.awaiting:
+            clock.awaiting = True
+            counts.add(
+                organization_id=org_id,
+                at=at,
+                account_id=account.pk,
+                team_id=team_id,
+                awaiting_started=1,
+            )
         if clock.due_at is None:
             kind = ClockKind.FIRST if conversation.first_response_at is None else ClockKind.NEXT
-            if _start(clock, calendar, conversation, kind, at):
-                counts.add(
-                    organization_id=org_id,
-                    at=at,
-                    account_id=account.pk,
-                    team_id=team_id,
-                    awaiting_started=1,
-                )
+            _start(clock, calendar, conversation, kind, at)
     if fresh:
         SlaClock.objects.bulk_create(fresh, ignore_conflicts=True)
     update_rows(
         SlaClock,
         changed,
-        ["policy", "kind", "started_at", "warn_at", "due_at", "breached_at", "problem", "closed"],
+        [
+            "policy",
+            "kind",
+            "started_at",
+            "warn_at",
+            "due_at",
+            "breached_at",
+            "problem",
+            "closed",
+            "awaiting",
+        ],
     )
     counts.flush()
 
@@ -118,14 +130,16 @@ def clock_answered(*, conversation, at: datetime, agent_id: int | None, first: b
             waited_seconds=max((at - conversation.first_message_at).total_seconds(), 0),
             in_sla=not (running and clock is not None and at > clock.due_at),  # type: ignore[operator]
         )
-    if running and clock is not None:
-        counts.add(**common, awaiting_stopped=1)
+    if clock is not None and (running or clock.awaiting):
+        if clock.awaiting:
+            counts.add(**common, awaiting_stopped=1)
         if clock.breached_at is not None:
             SlaBreach.objects.filter(
                 conversation_id=conversation.pk, answered_at__isnull=True
             ).update(answered_at=at)
         clock.due_at = clock.warn_at = clock.breached_at = None
-        clock.save(update_fields=["due_at", "warn_at", "breached_at"])
+        clock.awaiting = False
+        clock.save(update_fields=["due_at", "warn_at", "breached_at", "awaiting"])
     counts.flush()
 
 
@@ -155,11 +169,12 @@ def clock_closed(*, conversation, at: datetime) -> None:
         )
         clock.save()
     else:
-        if clock.due_at is not None:
+        if clock.awaiting:
             counts.add(**common, awaiting_stopped=1)
         clock.closed = True
+        clock.awaiting = False
         clock.due_at = clock.warn_at = clock.breached_at = None
-        clock.save(update_fields=["closed", "due_at", "warn_at", "breached_at"])
+        clock.save(update_fields=["closed", "due_at", "warn_at", "breached_at", "awaiting"])
     counts.flush()
 
 

@@ -166,6 +166,8 @@ class SlaClock(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)  # null: nothing awaited
     breached_at = models.DateTimeField(null=True, blank=True)  # this run went past due
     closed = models.BooleanField(default=False)  # the conversation is closed
+    # A message waits for our answer (with or without a policy): the "unanswered" count.
+    awaiting = models.BooleanField(default=False)
     # Why the clock is not what the policy says (e.g. a calendar with no working day).
     problem = models.CharField(max_length=200, blank=True)
 
@@ -280,6 +282,22 @@ class CareAlert(models.Model):
 
 
 # --- Analytics: hourly counts kept by events ---------------------------------------------
+
+
+class CareCounting(models.Model):
+    """The fill watermark of an organisation's counts: events are counted as they happen
+    from `since` on; what happened before (history imported, or from before the care part
+    was installed) is filled once from the stored conversations, up to `filled_until`."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    since = models.DateTimeField()
+    filled_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"counting {self.organization_id} since {self.since}"
+
 
 # Upper bounds (seconds) of the first-response-time histogram columns fr_b0 … fr_b8.
 FR_BINS = [300, 900, 1800, 3600, 7200, 14400, 28800, 86400, None]

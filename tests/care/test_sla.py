@@ -168,3 +168,24 @@ def test_no_policy_no_clock_but_still_counted(personas, clock):
     assert SlaClock.objects.get().due_at is None
     assert CareBucket.objects.get().inbound == 1
     assert actions.sla_evaluate(at=clock.at + timedelta(days=3)) == 0
+
+
+def test_breach_and_hand_off_send_their_live_events_once(
+    personas, policies, clock, monkeypatch, django_capture_on_commit_callbacks
+):
+    from relais.realtime import broker
+
+    sent: list = []
+    monkeypatch.setattr(broker, "publish", lambda org_id, message: sent.append((org_id, message)))
+    p = personas
+    receive(p.account, created_at=clock.at)
+    conversation = Conversation.objects.get()
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.sla_evaluate(at=clock.at + timedelta(minutes=61))
+        actions.sla_evaluate(at=clock.at + timedelta(minutes=62))
+    alerts = [m for _org, m in sent if m["type"] == "care_alert"]
+    assert len(alerts) == 1 and sent[0][0] == p.org.pk
+    assert alerts[0]["data"]["kind"] == "breach"
+    assert alerts[0]["data"]["conversation_ids"] == [conversation.pk]
+    assert alerts[0]["data"]["user_ids"] == [p.supervisor.user_id]
