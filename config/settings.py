@@ -151,6 +151,7 @@ RELAIS_PIPELINE_STEPS = [
     "relais.inbox.pipeline.route_to_team",
     # care: routing rules, SLA clocks (after the default team is set)
     "relais.care.routing.apply_rules",
+    "relais.care.clocks.clock_messages",
     "relais.inbox.pipeline.notify_clients",
 ]
 RELAIS_INGEST_BATCH = int(os.environ.get("RELAIS_INGEST_BATCH", "500"))

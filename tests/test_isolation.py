@@ -652,3 +652,208 @@ def test_listening_ui_lists_show_nothing_of_another_organisation(world, session_
     if "form" in response.context:
         teams = [c[0] for c in response.context["form"].fields["team"].choices if c[0]]
         assert set(teams) <= set(world.personas.other_org.teams.values_list("pk", flat=True))
+
+
+# --- The care pages ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def care_world(world):
+    """Organisation A's care objects, each named so that a leak shows in a page."""
+    from datetime import date, time, timedelta
+
+    from relais.care.models import (
+        AlertKind,
+        BusinessHours,
+        CareAlert,
+        ExceptionKind,
+        Holiday,
+        Shift,
+        ShiftException,
+        SlaPolicy,
+    )
+    from relais.common.timeutils import now
+
+    p = world.personas
+    t = now()
+    objs = {
+        "shift_id": Shift.objects.create(
+            organization=p.org,
+            team=p.team_a,
+            user=p.agent_a.user,
+            weekday=0,
+            starts=time(8, 0),
+            ends=time(16, 0),
+        ).pk,
+        "exception_id": ShiftException.objects.create(
+            organization=p.org,
+            team=p.team_a,
+            user=p.agent_a.user,
+            kind=ExceptionKind.ABSENT,
+            starts_at=t,
+            ends_at=t + timedelta(days=1),
+            note="alpha-sick-leave",
+        ).pk,
+        "policy_id": SlaPolicy.objects.create(
+            organization=p.org,
+            name="alpha-policy",
+            first_response_minutes=60,
+            next_response_minutes=60,
+        ).pk,
+        "hours_id": BusinessHours.objects.create(
+            organization=p.org, weekday=0, starts=time(9, 0), ends=time(17, 0)
+        ).pk,
+        "holiday_id": Holiday.objects.create(
+            organization=p.org, date=date(2026, 5, 1), name="alpha-holiday"
+        ).pk,
+        "alert_id": CareAlert.objects.create(
+            organization=p.org, kind=AlertKind.UNCOVERED, text="alpha-alert", created_at=t
+        ).pk,
+    }
+    return world, objs
+
+
+def care_state() -> dict[str, Any]:
+    from relais.care.models import (
+        AgentStatus,
+        BusinessHours,
+        CareAlert,
+        Holiday,
+        Shift,
+        ShiftException,
+        SlaPolicy,
+    )
+
+    return {
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (
+            Shift,
+            ShiftException,
+            SlaPolicy,
+            BusinessHours,
+            Holiday,
+            CareAlert,
+            AgentStatus,
+        )
+    } | db_state()
+
+
+CARE_LEAKS = ("alpha-policy", "alpha-holiday", "alpha-alert", "alpha-sick-leave", "agent_a")
+
+# Pages and actions that name one of organisation A's objects: 404, nothing changes.
+CARE_CALLS = [
+    Call("GET", "care:shifts", query="?team={team_id}"),
+    Call(
+        "POST",
+        "care:shift_add",
+        {"user": "{outsider_user}", "weekday": 0, "starts": "08:00", "ends": "09:00"},
+        kwargs=("team_id",),
+    ),
+    Call("POST", "care:shift_delete", {}, kwargs=("shift_id",)),
+    Call(
+        "POST",
+        "care:exception_add",
+        {
+            "user": "{outsider_user}",
+            "kind": "extra",
+            "starts_at": "2026-03-10T08:00",
+            "ends_at": "2026-03-10T09:00",
+        },
+        kwargs=("team_id",),
+    ),
+    Call("POST", "care:exception_delete", {}, kwargs=("exception_id",)),
+    Call(
+        "POST",
+        "care:policy_save",
+        {
+            "name": "stolen",
+            "audience": "any",
+            "first_response_minutes": 5,
+            "next_response_minutes": 5,
+            "warn_percent": 50,
+        },
+        kwargs=("policy_id",),
+    ),
+    Call("POST", "care:policy_delete", {}, kwargs=("policy_id",)),
+    Call("POST", "care:hours_delete", {}, kwargs=("hours_id",)),
+    Call("POST", "care:holiday_delete", {}, kwargs=("holiday_id",)),
+    Call("POST", "care:alert_clear", {}, kwargs=("alert_id",)),
+    Call("GET", "care:sla", query="?edit={policy_id}"),
+]
+# Pages of the caller's own organisation: nothing of organisation A shows or changes.
+CARE_OWN = [
+    Call("GET", "care:home"),
+    Call("GET", "care:shifts"),
+    Call("GET", "care:sla"),
+    Call("GET", "care:analytics", query="?by=agent"),
+    Call("GET", "care:analytics", query="?by=team"),
+    Call("GET", "care:analytics", query="?by=account"),
+    Call("GET", "care:analytics_csv"),
+    Call("GET", "care:report", query="?hours=744"),
+    Call("POST", "care:status", {"state": "away", "note": "bye"}),
+    Call(
+        "POST",
+        "care:policy_add",
+        {
+            "name": "mine",
+            "audience": "any",
+            "first_response_minutes": 5,
+            "next_response_minutes": 5,
+            "warn_percent": 50,
+        },
+    ),
+    Call("POST", "care:hours_add", {"weekday": 1, "starts": "09:00", "ends": "10:00"}),
+    Call("POST", "care:holiday_add", {"date": "2026-07-14", "name": "mine"}),
+]
+
+
+def test_every_care_page_is_covered():
+    from relais.care import urls as care_urls
+    from relais.care import urls_routing
+
+    names = {f"care:{p.name}" for p in care_urls.urlpatterns}
+    # The routing part's pages (same namespace) are covered with the inbox pages above.
+    names -= {f"care:{p.name}" for p in urls_routing.urlpatterns}
+    assert names == {c.route for c in CARE_CALLS + CARE_OWN}, "add the care page here"
+
+
+def _care_ids(care_world) -> dict[str, Any]:
+    world, objs = care_world
+    return _ids(world) | objs
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", CARE_CALLS, ids=lambda c: c.id)
+def test_care_outsider_gets_404_and_changes_nothing(care_world, session_org, call):
+    world, _objs = care_world
+    ids = _care_ids(care_world)
+    before = care_state()
+    response = _ui_request(_ui_client(world, session_org), call, ids)
+    assert response.status_code == 404, response.content[:300]
+    assert care_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", CARE_OWN, ids=lambda c: c.id)
+def test_care_pages_show_and_touch_only_the_callers_organisation(care_world, session_org, call):
+    from relais.care.models import AgentStatus, Holiday, SlaPolicy
+
+    world, _objs = care_world
+    p = world.personas
+    theirs = {
+        "policies": list(SlaPolicy.objects.filter(organization=p.org).values()),
+        "holidays": list(Holiday.objects.filter(organization=p.org).values()),
+        "status": list(AgentStatus.objects.filter(organization=p.org).values()),
+        "conversations": db_state()["conversations"],
+    }
+    response = _ui_request(_ui_client(world, session_org), call, _care_ids(care_world))
+    assert response.status_code in (200, 302)
+    body = response.content.decode()
+    for leak in CARE_LEAKS:
+        assert leak not in body, leak
+    assert theirs == {
+        "policies": list(SlaPolicy.objects.filter(organization=p.org).values()),
+        "holidays": list(Holiday.objects.filter(organization=p.org).values()),
+        "status": list(AgentStatus.objects.filter(organization=p.org).values()),
+        "conversations": db_state()["conversations"],
+    }

@@ -83,6 +83,10 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
                 "config": {"flavour": network},
             },
         )
+    # care: SLA policies, office hours, holidays, the demo agents' shifts
+    from relais.care.demo import load_care_demo
+
+    load_care_demo(organization=org, teams=teams)
     if not org.routes.exists():
         from relais.transit.gtfs import import_feed
 
