@@ -39,6 +39,16 @@ def _membership(request: HttpRequest) -> Membership:
     return membership
 
 
+def _fragment(request: HttpRequest, template: str, context: dict, *, error: bool) -> HttpResponse:
+    """An htmx fragment: htmx swaps only 2xx answers, so an error is a 200 flagged with
+    X-Relais-Error (as the inbox does); without htmx, a 400."""
+    htmx = bool(request.headers.get("HX-Request"))
+    response = render(request, template, context, status=400 if error and not htmx else 200)
+    if error:
+        response["X-Relais-Error"] = "1"
+    return response
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value else None
@@ -218,7 +228,7 @@ def _back(request: HttpRequest, conversation_id: int, *, error: str = "") -> Htt
 
         context = side_context(membership, conversation)
         context["error"] = error
-        return render(request, "care/profile/_side.html", context, status=400 if error else 200)
+        return _fragment(request, "care/profile/_side.html", context, error=bool(error))
     if error:
         return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
     return redirect("inbox:conversation", conversation_id=conversation_id)
@@ -282,14 +292,14 @@ def operator_reports_view(request: HttpRequest, conversation_id: int) -> HttpRes
     context = {"conversation": conversation, "line": line, "at": at, "zone": zone}
     if at is None:
         context["error"] = _("Give the time as YYYY-MM-DD HH:MM.")
-        return render(request, "care/profile/_operator.html", context, status=400)
+        return _fragment(request, "care/profile/_operator.html", context, error=True)
     try:
         context["reports"] = operator.operator_reports_lookup(
             conversation=conversation, membership=membership, line=line, at=at
         )
     except (ValidationError, operator.OperatorError) as exc:
         context["error"] = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        return render(request, "care/profile/_operator.html", context, status=400)
+        return _fragment(request, "care/profile/_operator.html", context, error=True)
     return render(request, "care/profile/_operator.html", context)
 
 
@@ -307,5 +317,5 @@ def customer_lookup_view(request: HttpRequest, conversation_id: int) -> HttpResp
         )
     except (ValidationError, operator.OperatorError) as exc:
         context["error"] = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        return render(request, "care/profile/_customer.html", context, status=400)
+        return _fragment(request, "care/profile/_customer.html", context, error=True)
     return render(request, "care/profile/_customer.html", context)

@@ -181,6 +181,12 @@ def test_ui_reports_from_within_the_conversation(personas, bus11, client_as, set
     )
     response = client.post(f"/care/c/{bus11.pk}/operator/", {"line": "11", "at": "7h42"})
     assert response.status_code == 400
+    response = client.post(
+        f"/care/c/{bus11.pk}/operator/",
+        {"line": "11", "at": "7h42"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200 and response["X-Relais-Error"] == "1"
     settings.RELAIS_OPERATOR_REPORTS = "tests.care.test_operator.broken_reports"
     response = client.post(
         f"/care/c/{bus11.pk}/operator/", {"line": "11", "at": "2026-03-10T07:42"}
