@@ -152,12 +152,18 @@ RELAIS_PIPELINE_STEPS = [
     "relais.listening.pipeline.match_and_count",  # listening: monitors, volume buckets
     "relais.inbox.pipeline.route_to_team",
     # care: routing rules, SLA clocks (after the default team is set)
+    "relais.care.routing.apply_rules",
+    "relais.care.clocks.clock_messages",
     "relais.inbox.pipeline.notify_clients",
 ]
 RELAIS_INGEST_BATCH = int(os.environ.get("RELAIS_INGEST_BATCH", "500"))
 RELAIS_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("RELAIS_DELIVERY_MAX_ATTEMPTS", "6"))
 # Shared secret for the generic ingest webhook's HMAC signature (per account secrets win).
 RELAIS_WEBHOOK_SECRET = os.environ.get("RELAIS_WEBHOOK_SECRET", "")
+# Operator system hooks (relais.care.operator, docs/routing.md): dotted paths of callables;
+# empty = the organisation's webhook URLs. The demo's fakes: relais.care.demo_routing.fake_*.
+RELAIS_OPERATOR_REPORTS = os.environ.get("RELAIS_OPERATOR_REPORTS", "")
+RELAIS_CUSTOMER_LOOKUP = os.environ.get("RELAIS_CUSTOMER_LOOKUP", "")
 
 # --- Auth, i18n, static -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

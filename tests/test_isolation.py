@@ -52,6 +52,7 @@ def _ids(world) -> dict[str, Any]:
         "team_id": p.team_a.pk,
         "outsider_user": p.outsider.user_id,
         "agent_user": p.agent_a.user_id,
+        "rule_id": world.rule.pk,  # routing part
         **_listening_ids(world, p.org, p.supervisor),
         "incident_id": world.incident.pk,
         "template_id": world.template.pk,
@@ -159,6 +160,24 @@ API_CALLS = [
         {"template_id": "{template_id}", "incident_id": "{incident_id}", "kind": "update"},
     ),
 ]
+# Routing part: author profile, lock, flags (in API_CALLS: 404 for the outsider, 200 on own).
+API_CALLS_ROUTING_CONVERSATION = [
+    Call("GET", "/api/conversations/{conversation_id}/profile"),
+    Call("POST", "/api/conversations/{conversation_id}/lock", {"reason": "x"}),
+    Call("POST", "/api/conversations/{conversation_id}/unlock"),
+    Call("POST", "/api/conversations/{conversation_id}/author-flags", {"flags": ["vip"]}),
+]
+API_CALLS += API_CALLS_ROUTING_CONVERSATION
+# Routing part: named objects whose own-object control needs more set-up (tested below).
+API_CALLS_ROUTING = [
+    Call(
+        "POST",
+        "/api/conversations/{conversation_id}/operator-reports",
+        {"line": "C4", "at": "2026-03-10T07:42:00"},
+    ),
+    Call("GET", "/api/routing/rules/{rule_id}/try"),
+]
+API_LISTS_ROUTING = [Call("GET", "/api/routing/rules")]
 
 # The control on the outsider's own object is refused for a reason of its own, not hidden:
 # the template is approved already, the channel was sent already.
@@ -229,8 +248,17 @@ def _request(client: Client, call: Call, ids: dict[str, Any], path: str):
 
 @pytest.fixture
 def world(personas, django_capture_on_commit_callbacks):
+    from relais.care.models import RoutingRule
+
     made = make_world(personas, django_capture_on_commit_callbacks)
     add_broadcast(made, django_capture_on_commit_callbacks)
+    # Routing part: a rule in each organisation, A's with a name that must never leak.
+    made.rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
+        organization=personas.org, name="alpha-secret-rule", conditions={"text_contains": ["C4"]}
+    )
+    made.other_rule = RoutingRule.objects.create(  # type: ignore[attr-defined]
+        organization=personas.other_org, name="beta rule"
+    )
     _own_ids(made)  # listening objects of both organisations, before any db_state()
     _ids(made)
     return made
@@ -252,6 +280,8 @@ def test_every_api_endpoint_is_covered():
         + API_ORG_SCOPED
         + API_LISTENING_ORG_SCOPED
         + API_OWN_WRITES
+        + API_CALLS_ROUTING
+        + API_LISTS_ROUTING
     }
     assert endpoints == covered, "add the new endpoint to API_CALLS, API_LISTS or API_SIGNED"
 
@@ -355,6 +385,29 @@ UI_CALLS = [
         {"ids": ["{conversation_id}"], "action": "assign", "assignee": "{outsider_user}"},
     ),
 ]
+# Routing part (relais/care/urls_routing.py): one conversation's or one rule's pages.
+UI_CALLS_ROUTING = [
+    Call("GET", "care:routing_replies", kwargs=("conversation_id",), query="?q=/"),
+    Call("POST", "care:routing_lock", {"reason": "x"}, kwargs=("conversation_id",)),
+    Call("POST", "care:routing_unlock", {}, kwargs=("conversation_id",)),
+    Call("POST", "care:routing_flags", {"flags": ["vip"]}, kwargs=("conversation_id",)),
+    Call(
+        "POST",
+        "care:routing_operator",
+        {"line": "C4", "at": "2026-03-10T07:42"},
+        kwargs=("conversation_id",),
+    ),
+    Call("POST", "care:routing_customer", {"reference": "X-1"}, kwargs=("conversation_id",)),
+    Call("GET", "care:routing_rule", kwargs=("rule_id",)),
+    Call("POST", "care:routing_rule", {"name": "stolen"}, kwargs=("rule_id",)),
+    Call("POST", "care:routing_rule_delete", {}, kwargs=("rule_id",)),
+    Call("POST", "care:routing_rule_move", {"direction": "up"}, kwargs=("rule_id",)),
+    Call("GET", "care:routing_rule_try", kwargs=("rule_id",)),
+]
+# Pages that name no object: they show and write the caller's own organisation only.
+UI_ORG_SCOPED_ROUTING = [Call("GET", "care:routing_rules"), Call("GET", "care:routing_rule_new")]
+UI_CALLS += UI_CALLS_ROUTING
+
 UI_LISTS = [
     Call("GET", "inbox:list", query="?status=all"),
     Call("GET", "inbox:list", query="?status=all&account={account_id}&team={team_id}"),
@@ -387,8 +440,11 @@ def _ui_request(client: Client, call: Call, ids: dict[str, Any], **headers):
 
 
 def test_every_inbox_page_is_covered():
+    from relais.care import urls_routing
+
     names = {f"inbox:{p.name}" for p in inbox_urls.urlpatterns}
-    assert names == {c.route for c in UI_CALLS + UI_LISTS}, (
+    names |= {f"care:{p.name}" for p in urls_routing.urlpatterns}
+    assert names == {c.route for c in UI_CALLS + UI_LISTS + UI_ORG_SCOPED_ROUTING}, (
         "add the new page to UI_CALLS or UI_LISTS"
     )
 
@@ -634,6 +690,74 @@ def test_triage_uses_the_callers_own_network(world, call):
     assert lines(world.personas.outsider) == []
 
 
+# --- Routing part ----------------------------------------------------------------------
+
+
+def _routing_state(world) -> dict[str, Any]:
+    from relais.care.models import AuthorProfile, CustomerLookup, RoutingRule
+
+    return {
+        "locks": list(
+            Conversation.objects.order_by("pk").values_list("pk", "locked_at", "lock_reason")
+        ),
+        "profiles": list(AuthorProfile.objects.order_by("pk").values_list("pk", "flags")),
+        "rules": list(RoutingRule.objects.order_by("pk").values_list("pk", "name", "position")),
+        "lookups": CustomerLookup.objects.count(),
+    }
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+@pytest.mark.parametrize(
+    "call", API_CALLS_ROUTING_CONVERSATION + API_CALLS_ROUTING, ids=lambda c: c.id
+)
+def test_api_routing_outsider_changes_no_lock_flag_or_rule(world, auth, call, settings):
+    settings.RELAIS_OPERATOR_REPORTS = "relais.care.demo_routing.fake_operator_reports"
+    ids = _ids(world)
+    before = _routing_state(world)
+    response = _request(_api_client(world, auth), call, ids, _fill(call.route, ids))
+    assert response.status_code == 404, response.content
+    assert "alpha-secret-rule" not in response.content.decode()
+    assert _routing_state(world) == before
+
+
+@pytest.mark.parametrize("call", API_CALLS_ROUTING, ids=lambda c: c.id)
+def test_api_routing_same_call_on_own_object_is_not_404(world, call, settings):
+    settings.RELAIS_OPERATOR_REPORTS = "relais.care.demo_routing.fake_operator_reports"
+    ids = _ids(world) | {
+        "conversation_id": world.other_conversation.pk,
+        "rule_id": world.other_rule.pk,
+    }
+    response = _request(_api_client(world, "token"), call, ids, _fill(call.route, ids))
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+def test_api_routing_rules_list_is_the_callers(world, auth):
+    response = _api_client(world, auth).get("/api/routing/rules")
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()] == [world.other_rule.pk]
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", UI_CALLS_ROUTING, ids=lambda c: c.id)
+def test_ui_routing_outsider_changes_no_lock_flag_or_rule(world, session_org, call):
+    before = _routing_state(world)
+    response = _ui_request(_ui_client(world, session_org), call, _ids(world))
+    assert response.status_code == 404
+    assert "alpha-secret-rule" not in response.content.decode()
+    assert _routing_state(world) == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+def test_ui_routing_org_pages_show_only_the_callers(world, session_org):
+    client = _ui_client(world, session_org)
+    html = client.get(reverse("care:routing_rules")).content.decode()
+    assert "beta rule" in html and "alpha-secret-rule" not in html
+    html = client.get(reverse("care:routing_rule_new")).content.decode()
+    for leak in ("Alpha on X", "agent_a", "Passenger care"):
+        assert leak not in html
+
+
 @pytest.mark.parametrize("auth", AUTHS)
 @pytest.mark.parametrize("call", API_LISTENING_ORG_SCOPED, ids=lambda c: c.id)
 def test_api_listening_writes_act_on_the_callers_organisation(world, auth, call):
@@ -838,3 +962,208 @@ def test_publishing_lists_show_nothing_of_another_organisation(publishing_world,
     body = response.content.decode()
     assert "maelle_alpha" not in body and "Secret launch" not in body
     assert _publishing_state() == before
+
+
+# --- The care pages ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def care_world(world):
+    """Organisation A's care objects, each named so that a leak shows in a page."""
+    from datetime import date, time, timedelta
+
+    from relais.care.models import (
+        AlertKind,
+        BusinessHours,
+        CareAlert,
+        ExceptionKind,
+        Holiday,
+        Shift,
+        ShiftException,
+        SlaPolicy,
+    )
+    from relais.common.timeutils import now
+
+    p = world.personas
+    t = now()
+    objs = {
+        "shift_id": Shift.objects.create(
+            organization=p.org,
+            team=p.team_a,
+            user=p.agent_a.user,
+            weekday=0,
+            starts=time(8, 0),
+            ends=time(16, 0),
+        ).pk,
+        "exception_id": ShiftException.objects.create(
+            organization=p.org,
+            team=p.team_a,
+            user=p.agent_a.user,
+            kind=ExceptionKind.ABSENT,
+            starts_at=t,
+            ends_at=t + timedelta(days=1),
+            note="alpha-sick-leave",
+        ).pk,
+        "policy_id": SlaPolicy.objects.create(
+            organization=p.org,
+            name="alpha-policy",
+            first_response_minutes=60,
+            next_response_minutes=60,
+        ).pk,
+        "hours_id": BusinessHours.objects.create(
+            organization=p.org, weekday=0, starts=time(9, 0), ends=time(17, 0)
+        ).pk,
+        "holiday_id": Holiday.objects.create(
+            organization=p.org, date=date(2026, 5, 1), name="alpha-holiday"
+        ).pk,
+        "alert_id": CareAlert.objects.create(
+            organization=p.org, kind=AlertKind.UNCOVERED, text="alpha-alert", created_at=t
+        ).pk,
+    }
+    return world, objs
+
+
+def care_state() -> dict[str, Any]:
+    from relais.care.models import (
+        AgentStatus,
+        BusinessHours,
+        CareAlert,
+        Holiday,
+        Shift,
+        ShiftException,
+        SlaPolicy,
+    )
+
+    return {
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (
+            Shift,
+            ShiftException,
+            SlaPolicy,
+            BusinessHours,
+            Holiday,
+            CareAlert,
+            AgentStatus,
+        )
+    } | db_state()
+
+
+CARE_LEAKS = ("alpha-policy", "alpha-holiday", "alpha-alert", "alpha-sick-leave", "agent_a")
+
+# Pages and actions that name one of organisation A's objects: 404, nothing changes.
+CARE_CALLS = [
+    Call("GET", "care:shifts", query="?team={team_id}"),
+    Call(
+        "POST",
+        "care:shift_add",
+        {"user": "{outsider_user}", "weekday": 0, "starts": "08:00", "ends": "09:00"},
+        kwargs=("team_id",),
+    ),
+    Call("POST", "care:shift_delete", {}, kwargs=("shift_id",)),
+    Call(
+        "POST",
+        "care:exception_add",
+        {
+            "user": "{outsider_user}",
+            "kind": "extra",
+            "starts_at": "2026-03-10T08:00",
+            "ends_at": "2026-03-10T09:00",
+        },
+        kwargs=("team_id",),
+    ),
+    Call("POST", "care:exception_delete", {}, kwargs=("exception_id",)),
+    Call(
+        "POST",
+        "care:policy_save",
+        {
+            "name": "stolen",
+            "audience": "any",
+            "first_response_minutes": 5,
+            "next_response_minutes": 5,
+            "warn_percent": 50,
+        },
+        kwargs=("policy_id",),
+    ),
+    Call("POST", "care:policy_delete", {}, kwargs=("policy_id",)),
+    Call("POST", "care:hours_delete", {}, kwargs=("hours_id",)),
+    Call("POST", "care:holiday_delete", {}, kwargs=("holiday_id",)),
+    Call("POST", "care:alert_clear", {}, kwargs=("alert_id",)),
+    Call("GET", "care:sla", query="?edit={policy_id}"),
+]
+# Pages of the caller's own organisation: nothing of organisation A shows or changes.
+CARE_OWN = [
+    Call("GET", "care:home"),
+    Call("GET", "care:shifts"),
+    Call("GET", "care:sla"),
+    Call("GET", "care:analytics", query="?by=agent"),
+    Call("GET", "care:analytics", query="?by=team"),
+    Call("GET", "care:analytics", query="?by=account"),
+    Call("GET", "care:analytics_csv"),
+    Call("GET", "care:report", query="?hours=744"),
+    Call("POST", "care:status", {"state": "away", "note": "bye"}),
+    Call(
+        "POST",
+        "care:policy_add",
+        {
+            "name": "mine",
+            "audience": "any",
+            "first_response_minutes": 5,
+            "next_response_minutes": 5,
+            "warn_percent": 50,
+        },
+    ),
+    Call("POST", "care:hours_add", {"weekday": 1, "starts": "09:00", "ends": "10:00"}),
+    Call("POST", "care:holiday_add", {"date": "2026-07-14", "name": "mine"}),
+]
+
+
+def test_every_care_page_is_covered():
+    from relais.care import urls as care_urls
+    from relais.care import urls_routing
+
+    names = {f"care:{p.name}" for p in care_urls.urlpatterns}
+    # The routing part's pages (same namespace) are covered with the inbox pages above.
+    names -= {f"care:{p.name}" for p in urls_routing.urlpatterns}
+    assert names == {c.route for c in CARE_CALLS + CARE_OWN}, "add the care page here"
+
+
+def _care_ids(care_world) -> dict[str, Any]:
+    world, objs = care_world
+    return _ids(world) | objs
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", CARE_CALLS, ids=lambda c: c.id)
+def test_care_outsider_gets_404_and_changes_nothing(care_world, session_org, call):
+    world, _objs = care_world
+    ids = _care_ids(care_world)
+    before = care_state()
+    response = _ui_request(_ui_client(world, session_org), call, ids)
+    assert response.status_code == 404, response.content[:300]
+    assert care_state() == before
+
+
+@pytest.mark.parametrize("session_org", ["own", "tampered"])
+@pytest.mark.parametrize("call", CARE_OWN, ids=lambda c: c.id)
+def test_care_pages_show_and_touch_only_the_callers_organisation(care_world, session_org, call):
+    from relais.care.models import AgentStatus, Holiday, SlaPolicy
+
+    world, _objs = care_world
+    p = world.personas
+    theirs = {
+        "policies": list(SlaPolicy.objects.filter(organization=p.org).values()),
+        "holidays": list(Holiday.objects.filter(organization=p.org).values()),
+        "status": list(AgentStatus.objects.filter(organization=p.org).values()),
+        "conversations": db_state()["conversations"],
+    }
+    response = _ui_request(_ui_client(world, session_org), call, _care_ids(care_world))
+    assert response.status_code in (200, 302)
+    body = response.content.decode()
+    for leak in CARE_LEAKS:
+        assert leak not in body, leak
+    assert theirs == {
+        "policies": list(SlaPolicy.objects.filter(organization=p.org).values()),
+        "holidays": list(Holiday.objects.filter(organization=p.org).values()),
+        "status": list(AgentStatus.objects.filter(organization=p.org).values()),
+        "conversations": db_state()["conversations"],
+    }

@@ -120,3 +120,10 @@ def access_neutrality_person(membership: Membership, person_id: int):
         )
     except NeutralityPerson.DoesNotExist:
         raise Http404("No such person.") from None
+def access_routing_rule(membership: Membership, rule_id: int):
+    from relais.care.models import RoutingRule
+
+    try:
+        return RoutingRule.objects.get(organization_id=membership.organization_id, pk=rule_id)
+    except RoutingRule.DoesNotExist:
+        raise Http404("No such routing rule.") from None

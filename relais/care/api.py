@@ -2,4 +2,7 @@
 
 from ninja import Router
 
+from relais.care.api_routing import router as routing_router
+
 router = Router(tags=["care"])
+router.add_router("", routing_router)  # routing part

@@ -84,6 +84,10 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
                 "config": {"flavour": network},
             },
         )
+    # care: SLA policies, office hours, holidays, the demo agents' shifts
+    from relais.care.demo import load_care_demo
+
+    load_care_demo(organization=org, teams=teams)
     if not org.routes.exists():
         from relais.transit.gtfs import import_feed
 
@@ -95,6 +99,9 @@ def load_demo(*, reset: bool = False) -> DemoInfo:
 
     load_templates(org)
     _demo_publishing(org)  # publishing part 2: subscribers, scheduled posts, officials
+    from relais.care.demo_routing import load_routing_demo  # routing part
+
+    load_routing_demo(organization=org, teams=teams)
     return DemoInfo(organization=org, logins=logins, created=created)
 
 

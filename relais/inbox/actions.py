@@ -34,12 +34,31 @@ def _clean_text(text: str) -> str:
     return text.replace("\r\n", "\n").strip()
 
 
+class ConversationLocked(ValidationError):
+    """A supervisor marked the conversation "monitored, no answer" (relais.care.profile)."""
+
+
 @transaction.atomic
 def conversation_reply(*, conversation: Conversation, membership: Membership, text: str) -> Message:
     require_answering(membership)
+    # Read the lock from the database, not from the caller's possibly stale object.
+    lock = (
+        Conversation.objects.filter(pk=conversation.pk).values("locked_at", "lock_reason").first()
+    )
+    if lock and lock["locked_at"] is not None:
+        raise ConversationLocked(
+            _(
+                "This conversation is locked for answers by a supervisor (%(reason)s): no reply is sent."
+            )
+            % {"reason": lock["lock_reason"] or _("monitored, no answer")},
+            code="locked",
+        )
     text = _clean_text(text)
     if not text:
         raise ValidationError(_("The reply is empty."))
+    from relais.care.operator import guard_reply  # unfilled variables, personal data
+
+    guard_reply(conversation=conversation, text=text)
     connector = connector_for(conversation.account)
     limit = connector.effective_limits().message_length
     length = connector.text_length(text)

@@ -60,7 +60,10 @@ def conversation_list(
             )
     return (
         qs.select_related("contact", "account", "assignee", "team")
-        .prefetch_related("lines")
+        # The list shows the account's name and network: its credentials are not decrypted
+        # for each row (Fernet costs more than the rest of the row; bench/inbox.py).
+        .defer("account__credentials", "account__config")
+        .prefetch_related("lines", "tags")  # tags: the routing part's list chips
         .order_by("-priority", "-last_activity_at", "-pk")
     )
 

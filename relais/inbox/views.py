@@ -168,11 +168,18 @@ def reply_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
     conversation = access_conversation(membership, conversation_id)
     text = request.POST.get("text", "")
     try:
-        actions.conversation_reply(conversation=conversation, membership=membership, text=text)
+        message = actions.conversation_reply(
+            conversation=conversation, membership=membership, text=text
+        )
     except ValidationError as exc:
         return _after_write(
             request, membership, conversation_id, error=" ".join(exc.messages), draft=text
         )
+    template_id = _int(request.POST.get("template"))
+    if template_id:  # a saved reply was used (routing part): logged, linked to its incident
+        from relais.care.replies import template_used
+
+        template_used(message=message, membership=membership, template_id=template_id)
     return _after_write(request, membership, conversation_id)
 
 
