@@ -849,6 +849,8 @@ def test_listening_ui_lists_show_nothing_of_another_organisation(world, session_
     if "form" in response.context:
         teams = [c[0] for c in response.context["form"].fields["team"].choices if c[0]]
         assert set(teams) <= set(world.personas.other_org.teams.values_list("pk", flat=True))
+
+
 # --- The publishing pages (part 2: calendar, neutrality, subscribers) --------------------
 
 PUBLISHING_CALLS = [

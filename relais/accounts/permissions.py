@@ -120,6 +120,8 @@ def access_neutrality_person(membership: Membership, person_id: int):
         )
     except NeutralityPerson.DoesNotExist:
         raise Http404("No such person.") from None
+
+
 def access_routing_rule(membership: Membership, rule_id: int):
     from relais.care.models import RoutingRule
 
