@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from relais.accounts.models import Organization
+from relais.accounts.models import Membership, Organization
 from relais.common.timeutils import now
 
 FLAGGED = [
@@ -112,6 +112,11 @@ def load_routing_demo(*, organization: Organization, teams: dict) -> None:
     from relais.wording.models import Template
 
     t = now()
+    approver = (
+        Membership.objects.filter(organization=organization, role__in=["supervisor", "admin"])
+        .order_by("role", "pk")
+        .first()
+    )
     for key, name, shortcut, category, text, short, types, intents in TEMPLATES:
         Template.objects.get_or_create(
             organization=organization,
@@ -126,6 +131,7 @@ def load_routing_demo(*, organization: Organization, teams: dict) -> None:
                 "short_text": short,
                 "state": "approved",
                 "approved_at": t,
+                "approved_by": approver.user if approver else None,
                 "incident_types": types,
                 "intents": intents,
             },

@@ -42,6 +42,7 @@ def conversation_values(conversation) -> tuple[dict[str, object], list]:
     values: dict[str, object] = {
         "author": contact.display_name or f"@{contact.handle}",
         "author_name": contact.display_name or f"@{contact.handle}",
+        "name": contact.display_name or f"@{contact.handle}",
         "handle": f"@{contact.handle}",
         "line": routes[0].short_name if routes else None,
         "lines": ", ".join(r.short_name for r in routes) or None,

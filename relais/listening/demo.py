@@ -18,8 +18,8 @@ MONITORS = [
     ),
     ("Grève", 'grève OR greve OR strike OR "mouvement social" OR #grevestar', "care"),
 ]
-# user name, team slug: on call round the clock, every day, in this order.
-ON_CALL = [("claire", "press"), ("nina", "press"), ("lea", "care")]
+# user name, team slug: the press team on call round the clock, every day, in this order.
+ON_CALL = [("claire", "press"), ("nina", "press")]  # the care team's rota is care.demo's
 
 
 def load_listening_demo(*, organization: Organization, teams: dict[str, Team]) -> None:

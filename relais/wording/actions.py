@@ -35,6 +35,11 @@ KNOWN_VARIABLES = {
     "incident_url": "the public page of the incident",
     "type": "the incident type, in words",
     "name": "the name of the person answered (replies)",
+    "author": "the name of the person answered (replies; same as {name})",
+    "author_name": "the name of the person answered (replies; same as {name})",
+    "handle": "the @handle of the person answered (replies)",
+    "lines": "every line of the conversation (replies)",
+    "incident": "the title of the active incident on the conversation's lines (replies)",
     "network": "the organisation's name",
 }
 
