@@ -102,7 +102,17 @@ def test_leaving_with_nobody_to_take_over_keeps_the_owner_and_says_so(
     assert "Nobody is available" in body or "Personne" in body
     conv.refresh_from_db()
     assert conv.assignee_id == p.agent_a.user_id  # never dropped
+    # The periodic sweep finds the same stuck conversation again: no second alert.
+    from relais.care.models import AlertKind, CareAlert
+
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.handoff_sweep(at=clock.at + timedelta(minutes=5))
+        actions.handoff_sweep(at=clock.at + timedelta(minutes=10))
+    assert CareAlert.objects.filter(kind=AlertKind.NO_HANDOFF).count() == 1
+    conv.refresh_from_db()
+    assert conv.assignee_id == p.agent_a.user_id
     home = client_as(p.supervisor).get(reverse("care:home")).content.decode()
+    assert f"#{conv.pk}" in home
     assert "take over" in home or "reprendre" in home
 
 
