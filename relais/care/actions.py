@@ -400,13 +400,15 @@ def handoff_conversations(
             )
         HandOff.objects.bulk_create(done)
         if stuck:
-            already = set(
-                CareAlert.objects.filter(
+            already = {
+                cid
+                for ids in CareAlert.objects.filter(
+                    organization=organization,
                     kind=AlertKind.NO_HANDOFF,
                     cleared_at__isnull=True,
-                    conversation_id__in=[c.pk for c in stuck],
-                ).values_list("conversation_id", flat=True)
-            )
+                ).values_list("conversation_ids", flat=True)
+                for cid in ids
+            }
             fresh = [c for c in stuck if c.pk not in already]
             for team_id in {c.team_id for c in fresh}:
                 ids = [c.pk for c in fresh if c.team_id == team_id]

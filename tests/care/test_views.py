@@ -102,7 +102,17 @@ def test_leaving_with_nobody_to_take_over_keeps_the_owner_and_says_so(
     assert "Nobody is available" in body or "Personne" in body
     conv.refresh_from_db()
     assert conv.assignee_id == p.agent_a.user_id  # never dropped
+    # The periodic sweep finds the same stuck conversation again: no second alert.
+    from relais.care.models import AlertKind, CareAlert
+
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.handoff_sweep(at=clock.at + timedelta(minutes=5))
+        actions.handoff_sweep(at=clock.at + timedelta(minutes=10))
+    assert CareAlert.objects.filter(kind=AlertKind.NO_HANDOFF).count() == 1
+    conv.refresh_from_db()
+    assert conv.assignee_id == p.agent_a.user_id
     home = client_as(p.supervisor).get(reverse("care:home")).content.decode()
+    assert f"#{conv.pk}" in home
     assert "take over" in home or "reprendre" in home
 
 
@@ -257,7 +267,12 @@ def test_analytics_from_the_buckets_and_csv(personas, policies, clock, client_as
     series = response.context["charts"]
     assert sum(b["value"] for b in series[0]["bars"]) == 4  # messages in
     assert series[2]["bars"][-1]["value"] == 1  # the direct message still waits
-    assert "<svg" in response.content.decode()
+    body = response.content.decode()
+    assert "<svg" in body and 'data-chart="care-chart-0"' in body
+    assert 'id="care-chart-0" type="application/json"' in body  # the same figures for uPlot
+    chart = series[0]["data"]
+    assert [p["value"] for p in chart["points"]] == [b["value"] for b in series[0]["bars"]]
+    assert chart["timezone"] == "Europe/Paris"
     content = client.get(reverse("care:analytics_csv") + "?days=7").content.decode()
     table = list(csv.reader(io.StringIO(content)))
     assert table[0][0] == "group" and table[1][0] == "all" and table[1][2:4] == ["4", "3"]

@@ -19,4 +19,8 @@ class Migration(migrations.Migration):
             model_name='conversation',
             index=models.Index(fields=['organization', '-priority', '-last_activity_at', '-id'], name='conv_org_queue'),
         ),
+        migrations.AddIndex(
+            model_name='conversation',
+            index=models.Index(condition=models.Q(('status', 'closed'), _negated=True), fields=['organization'], name='conv_org_not_closed'),
+        ),
     ]
