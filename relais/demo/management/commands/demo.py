@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from relais.connectors.replay.connector import load_scenario
 from relais.connectors.replay.player import play
 from relais.demo.setup import DEMO_PASSWORD, SCENARIO_S1, SCENARIO_S3, load_demo
+
+DEMO_HOOKS = {
+    "RELAIS_OPERATOR_REPORTS": "relais.care.demo_routing.fake_operator_reports",
+    "RELAIS_CUSTOMER_LOOKUP": "relais.care.demo_routing.fake_customer_lookup",
+}
 
 
 class Command(BaseCommand):
@@ -48,6 +55,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Citizen side (post as anyone): {url}sandbox/\n")
         if options["setup_only"]:
             return
+        # Serving from here on: the demo's fake operator and ticketing systems (S7, S9),
+        # unless real ones are set; in the environment too, for worker processes.
+        for name, fake in DEMO_HOOKS.items():
+            if not getattr(settings, name, ""):
+                setattr(settings, name, fake)
+                os.environ[name] = fake
         if not options["no_replay"]:
             path = SCENARIO_S3 if options["scenario"] == "s3" else SCENARIO_S1
             scenario = load_scenario(path)
