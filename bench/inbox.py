@@ -183,6 +183,7 @@ def load(args):
                 last,
                 last if status == "closed" else None,
                 end,
+                "",  # lock_reason (routing part): not locked
             )
         )
         times.append((first, last))
@@ -219,6 +220,7 @@ def load(args):
             "last_activity_at",
             "closed_at",
             "created_at",
+            "lock_reason",
         ],
         conv_rows,
     )

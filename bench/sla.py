@@ -152,6 +152,7 @@ def phase(args) -> dict:
                 "",
                 "",
                 "",
+                "",  # lock_reason (routing part): not locked
             )
         )
         # --breaches clocks fall due in each of the passes' minutes; the rest are either in
@@ -190,6 +191,7 @@ def phase(args) -> dict:
             "intent",
             "sentiment",
             "urgency",
+            "lock_reason",
         ],
         conv_rows,
     )
