@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 
@@ -38,7 +39,11 @@ async def _stream(organization_id: int) -> AsyncIterator[str]:
             yield format_sse(message)
     finally:
         if pending is not None:
+            # Let the cancelled wait finish before closing the subscription: closing a
+            # generator that is still inside __anext__ raises RuntimeError.
             pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
+                await pending
         await subscription.aclose()
 
 

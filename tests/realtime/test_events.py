@@ -123,3 +123,28 @@ async def test_redis_broker_across_processes():
     publisher = RedisBroker(url)  # another process would hold its own client
     message = {"type": "conversation", "data": {"conversation_id": 1}}
     assert await _receive(subscriber, 4242, lambda: publisher.publish(4242, message)) == message
+
+
+async def test_stream_closes_cleanly_when_the_browser_leaves_mid_wait(monkeypatch):
+    """A browser that disconnects while the stream waits for an event cancels the request's
+    task: the subscription must close (not raise "aclose(): asynchronous generator is
+    already running") and leave the broker."""
+    import asyncio
+    import contextlib
+
+    from relais.realtime import views
+    from relais.realtime.broker import LocalBroker
+
+    broker = LocalBroker()
+    monkeypatch.setattr(views, "get_broker", lambda: broker)
+    stream = views._stream(41)
+    assert (await stream.__anext__()).startswith("retry:")
+
+    consumer = asyncio.ensure_future(stream.__anext__())  # waits for an event
+    await asyncio.sleep(0.05)
+    assert broker.subscriber_count(41) == 1
+    consumer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await consumer
+    await stream.aclose()
+    assert broker.subscriber_count(41) == 0
