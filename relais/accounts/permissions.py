@@ -51,13 +51,25 @@ def access_conversation(membership: Membership, conversation_id: int, *, for_upd
         raise Http404("No such conversation.") from None
 
 
+def access_in_organization(
+    membership: Membership, queryset, pk: int, *, what: str, for_update: bool = False
+):
+    """One object of the person's organisation, or 404 with the same words whether it is
+    missing or another organisation's. `queryset` is a model's manager or a queryset with
+    the joins the caller needs; `what` names it in the 404 ("No such <what>.")."""
+    qs = queryset.filter(organization_id=membership.organization_id)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(pk=pk)
+    except qs.model.DoesNotExist:
+        raise Http404(f"No such {what}.") from None
+
+
 def access_channel_account(membership: Membership, account_id: int):
     from relais.channels.models import ChannelAccount
 
-    try:
-        return ChannelAccount.objects.get(organization_id=membership.organization_id, pk=account_id)
-    except ChannelAccount.DoesNotExist:
-        raise Http404("No such account.") from None
+    return access_in_organization(membership, ChannelAccount.objects, account_id, what="account")
 
 
 def access_member(membership: Membership, user_id: int) -> Membership:
@@ -72,60 +84,42 @@ def access_member(membership: Membership, user_id: int) -> Membership:
 def access_team(membership: Membership, team_id: int):
     from relais.accounts.models import Team
 
-    try:
-        return Team.objects.get(organization_id=membership.organization_id, pk=team_id)
-    except Team.DoesNotExist:
-        raise Http404("No such team.") from None
+    return access_in_organization(membership, Team.objects, team_id, what="team")
 
 
 def access_incident(membership: Membership, incident_id: int, *, for_update: bool = False):
     from relais.incidents.models import Incident
 
-    qs = Incident.objects.filter(organization_id=membership.organization_id)
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
-    try:
-        return qs.get(pk=incident_id)
-    except Incident.DoesNotExist:
-        raise Http404("No such incident.") from None
+    return access_in_organization(
+        membership, Incident.objects, incident_id, what="incident", for_update=for_update
+    )
 
 
 def access_template(membership: Membership, template_id: int):
     from relais.wording.models import Template
 
-    try:
-        return Template.objects.get(organization_id=membership.organization_id, pk=template_id)
-    except Template.DoesNotExist:
-        raise Http404("No such template.") from None
+    return access_in_organization(membership, Template.objects, template_id, what="template")
 
 
 def access_publication(membership: Membership, publication_id: int, *, for_update: bool = False):
     from relais.publishing.models import Publication
 
-    qs = Publication.objects.filter(organization_id=membership.organization_id)
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
-    try:
-        return qs.select_related("author", "approved_by").get(pk=publication_id)
-    except Publication.DoesNotExist:
-        raise Http404("No such publication.") from None
+    return access_in_organization(
+        membership,
+        Publication.objects.select_related("author", "approved_by"),
+        publication_id,
+        what="publication",
+        for_update=for_update,
+    )
 
 
 def access_neutrality_person(membership: Membership, person_id: int):
     from relais.publishing.models import NeutralityPerson
 
-    try:
-        return NeutralityPerson.objects.get(
-            organization_id=membership.organization_id, pk=person_id
-        )
-    except NeutralityPerson.DoesNotExist:
-        raise Http404("No such person.") from None
+    return access_in_organization(membership, NeutralityPerson.objects, person_id, what="person")
 
 
 def access_routing_rule(membership: Membership, rule_id: int):
     from relais.care.models import RoutingRule
 
-    try:
-        return RoutingRule.objects.get(organization_id=membership.organization_id, pk=rule_id)
-    except RoutingRule.DoesNotExist:
-        raise Http404("No such routing rule.") from None
+    return access_in_organization(membership, RoutingRule.objects, rule_id, what="routing rule")

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from relais.accounts.models import Membership, Team
-from relais.accounts.permissions import access_team, current_membership
+from relais.accounts.permissions import access_in_organization, access_team, current_membership
 from relais.care import actions, selectors
 from relais.care.models import (
     AgentState,
@@ -54,12 +54,7 @@ def _membership(request: HttpRequest) -> Membership:
 
 def _own(membership: Membership, model: type[Model], pk: int):
     """Fetch one of this organisation's care objects; another's answers 404."""
-    obj = model._default_manager.filter(  # type: ignore[attr-defined]
-        organization_id=membership.organization_id, pk=pk
-    ).first()
-    if obj is None:
-        raise Http404("No such object.")
-    return obj
+    return access_in_organization(membership, model._default_manager, pk, what="object")
 
 
 def _can_manage(membership: Membership) -> bool:

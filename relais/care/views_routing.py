@@ -19,6 +19,7 @@ from relais.accounts.permissions import (
     access_member,
     access_routing_rule,
     access_team,
+    access_template,
     current_membership,
     require_role,
 )
@@ -113,12 +114,7 @@ def _save_from_post(request: HttpRequest, membership: Membership, rule: RoutingR
         access_member(membership, agent_id)
     template_id = _int(post.get("template"))
     if template_id:
-        from relais.wording.models import Template
-
-        if not Template.objects.filter(
-            organization_id=membership.organization_id, pk=template_id
-        ).exists():
-            raise Http404("No such template.")
+        access_template(membership, template_id)
     notify_ids = [i for i in (_int(v) for v in post.getlist("notify")) if i]
     for user_id in notify_ids:
         access_member(membership, user_id)

@@ -9,9 +9,9 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db.models import Count, QuerySet
-from django.http import Http404
 
 from relais.accounts.models import Membership
+from relais.accounts.permissions import access_in_organization
 from relais.listening import query as query_language
 from relais.listening.models import (
     Alert,
@@ -62,21 +62,18 @@ def crisis_first(*, organization_id: int, templates: QuerySet) -> QuerySet:
 
 
 def access_monitor(membership: Membership, monitor_id: int) -> Monitor:
-    try:
-        return Monitor.objects.select_related("team").get(
-            organization_id=membership.organization_id, pk=monitor_id
-        )
-    except Monitor.DoesNotExist:
-        raise Http404("No such monitor.") from None
+    return access_in_organization(
+        membership, Monitor.objects.select_related("team"), monitor_id, what="monitor"
+    )
 
 
 def access_alert(membership: Membership, alert_id: int) -> Alert:
-    try:
-        return Alert.objects.select_related("monitor", "acknowledged_by", "organization").get(
-            organization_id=membership.organization_id, pk=alert_id
-        )
-    except Alert.DoesNotExist:
-        raise Http404("No such alert.") from None
+    return access_in_organization(
+        membership,
+        Alert.objects.select_related("monitor", "acknowledged_by", "organization"),
+        alert_id,
+        what="alert",
+    )
 
 
 # --- lists -----------------------------------------------------------------------------------
