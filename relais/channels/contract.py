@@ -24,6 +24,8 @@ class Capability(enum.StrEnum):
     DIRECT_MESSAGE = "direct_message"
     DELETE = "delete"
     MEDIA = "media"
+    # Public posts matching a keyword query, whoever they address: a listening source.
+    SEARCH = "search"
     # The network deduplicates on our idempotency key, so a send whose outcome is unknown
     # (worker killed mid-call) may be retried safely.
     IDEMPOTENT_SEND = "idempotent_send"
@@ -210,6 +212,12 @@ class Connector:
         """Fetch what arrived since `cursor`: messages, and receipts of what we sent (SMS);
         return them with the next cursor."""
         raise ConnectorError(f"{self.kind} cannot poll", permanent=True)
+
+    def search(self, query: str, cursor: str) -> tuple[list[InboundMessage], str]:
+        """Listening: public posts matching `query` (in the network's own search syntax)
+        that are newer than `cursor`, and the cursor for the next call. An empty cursor
+        means a first call: the latest page only, never the whole history."""
+        raise ConnectorError(f"{self.kind} cannot search", permanent=True)
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> None:
         """Raise ConnectorError(permanent=True) unless the request is signed by the network.

@@ -68,6 +68,25 @@ class ChannelAccount(models.Model):
         return f"{self.name} ({self.get_network_display()})"
 
     @property
+    def is_listening_source(self) -> bool:
+        """A listening source: its messages were not addressed to us (a keyword search
+        stream, or a replay/sandbox account standing for one)."""
+        return bool((self.config or {}).get("listening"))
+
+    @property
+    def search_queries(self) -> list[str]:
+        """The keyword queries a listening source polls, in the network's own syntax
+        (config "search": one string or a list)."""
+        if not self.is_listening_source:
+            return []
+        value = (self.config or {}).get("search") or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        return [q.strip() for q in value if isinstance(q, str) and q.strip()]
+
+    @property
     def message_length(self) -> int:
         from relais.channels.registry import connector_for
 

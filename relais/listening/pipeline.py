@@ -45,7 +45,7 @@ def bucket_start(at: datetime, granularity: int) -> datetime:
 
 
 def is_listening_source(account) -> bool:
-    return bool((account.config or {}).get("listening"))
+    return account.is_listening_source
 
 
 def current_matcher() -> Matcher:

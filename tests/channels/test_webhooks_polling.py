@@ -235,3 +235,96 @@ def test_two_workers_never_poll_one_account_together(fake):
     assert polling.poll_account(fake.pk) == 1
     assert polling._claim(stale) is False
     assert Delivery.objects.count() == 0
+
+
+# -- listening sources: keyword search instead of the account's own mentions ---------------
+
+
+class SearchingConnector(FakeConnector):
+    """A network with a keyword search: per query, pages keyed by the cursor."""
+
+    capabilities = frozenset({Capability.POLL, Capability.SEARCH})
+    results: dict = {}
+    asked: list = []
+
+    def poll(self, cursor):
+        raise AssertionError("a listening source is polled by its searches, not its mentions")
+
+    def search(self, query, cursor):
+        SearchingConnector.asked.append((query, cursor))
+        page = SearchingConnector.results.get((query, cursor))
+        if isinstance(page, Exception):
+            raise page
+        return page if page is not None else ([], cursor)
+
+
+@pytest.fixture
+def searching(personas, monkeypatch):
+    monkeypatch.setitem(
+        registry.CONNECTORS, "searching", "tests.channels.test_webhooks_polling.SearchingConnector"
+    )
+    registry.connector_class.cache_clear()
+    SearchingConnector.results, SearchingConnector.asked = {}, []
+    yield ChannelAccount.objects.create(
+        organization=personas.org,
+        kind="searching",
+        network="bluesky",
+        handle="search-1",
+        name="Search",
+        config={"listening": True, "search": ["bombe aéroport", "bomb airport"]},
+    )
+    registry.connector_class.cache_clear()
+
+
+def test_listening_source_polls_each_query_from_its_own_cursor(searching):
+    one, two, both = _inbound(1), _inbound(2), _inbound(3)
+    SearchingConnector.results = {
+        ("bombe aéroport", ""): ([one, both], "t1"),
+        ("bomb airport", ""): ([two, both], "u1"),
+        ("bombe aéroport", "t1"): ([_inbound(4)], "t2"),
+    }
+    assert searching.pk in polling.due_accounts()
+    assert polling.poll_account(searching.pk) == 3  # the post found by both queries once
+    searching.refresh_from_db()
+    cursors = json.loads(searching.cursor)
+    assert sorted(cursors.values()) == ["t1", "u1"]
+    ChannelAccount.objects.filter(pk=searching.pk).update(polled_at=None)
+    assert polling.poll_account(searching.pk) == 1
+    assert SearchingConnector.asked[-2:] == [("bombe aéroport", "t1"), ("bomb airport", "u1")]
+    assert RawEvent.objects.filter(account=searching).count() == 4
+    # Editing one query restarts that query alone; the other keeps its place.
+    searching.config = {"listening": True, "search": ["bombe aéroport", "colis suspect"]}
+    searching.save(update_fields=["config"])
+    ChannelAccount.objects.filter(pk=searching.pk).update(polled_at=None)
+    polling.poll_account(searching.pk)
+    assert SearchingConnector.asked[-2:] == [("bombe aéroport", "t2"), ("colis suspect", "")]
+
+
+def test_a_failing_search_moves_no_cursor_and_shows_on_the_account(searching):
+    SearchingConnector.results = {
+        ("bombe aéroport", ""): ([_inbound(1)], "t1"),
+        ("bomb airport", ""): ConnectorError("429 rate limited", retry_after=30),
+    }
+    assert polling.poll_account(searching.pk) == 0
+    searching.refresh_from_db()
+    assert searching.cursor == "" and searching.status == AccountStatus.ERROR
+    assert "429" in searching.last_error
+    assert RawEvent.objects.filter(account=searching).count() == 0
+
+
+def test_an_unreadable_cursor_restarts_the_searches(searching):
+    ChannelAccount.objects.filter(pk=searching.pk).update(cursor="not json")
+    SearchingConnector.results = {("bombe aéroport", ""): ([_inbound(1)], "t1")}
+    assert polling.poll_account(searching.pk) == 1
+
+
+def test_an_account_without_queries_or_not_listening_is_polled_as_usual(fake):
+    fake.config = {"search": "bombe"}  # not a listening source: the query is ignored
+    fake.save(update_fields=["config"])
+    FakeConnector.pages = {"": ([_inbound(1)], "c1")}
+    assert polling.poll_account(fake.pk) == 1
+    fake.refresh_from_db()
+    assert fake.cursor == "c1"
+    assert fake.search_queries == []
+    fake.config = {"listening": True, "search": ["  ", 3, "grève"]}
+    assert fake.search_queries == ["grève"]

@@ -335,7 +335,9 @@ def classify(exc: Exception, doing: str) -> ConnectorError:
 class BlueskyConnector(Connector):
     kind = "bluesky"
     label = "Bluesky"
-    capabilities = frozenset({Capability.POLL, Capability.REPLY, Capability.PUBLISH})
+    capabilities = frozenset(
+        {Capability.POLL, Capability.REPLY, Capability.PUBLISH, Capability.SEARCH}
+    )
     # 300 graphemes (the app.bsky.feed.post lexicon); no media yet, no DMs (chat.bsky).
     limits = Limits(message_length=MAX_GRAPHEMES, media_per_message=0)
 
@@ -523,24 +525,52 @@ class BlueskyConnector(Connector):
         )
 
     def search(self, query: str, cursor: str = "") -> tuple[list[InboundMessage], str]:
-        """Listening: posts matching `query` (app.bsky.feed.searchPosts), newest first, and
-        the cursor of the next page ("" at the end)."""
-        params = models.AppBskyFeedSearchPosts.Params(
-            q=query, limit=PAGE_SIZE, cursor=cursor or None, sort="latest"
-        )
-        response = self._call(
-            "searching posts",
-            lambda c: c.invoke_query("app.bsky.feed.searchPosts", params),
-        )
-        content = response.content if isinstance(response.content, dict) else {}
-        posts = []
-        for item in content.get("posts") or []:
-            if not isinstance(item, dict):
-                continue
-            try:
-                posts.append(PostView.model_validate({**item, "raw": item}))
-            except ValidationError as exc:
-                logger.warning("bluesky: search result skipped, unexpected shape: %s", exc)
+        """Listening: posts matching `query` (app.bsky.feed.searchPosts, newest first) that
+        were indexed since `cursor` (the newest indexedAt seen), read back page by page to
+        it; returns them with the new cursor. A first call takes the latest page only.
+        Posts indexed at exactly the cursor's time are returned again: ingest deduplicates
+        them, and none indexed in the same millisecond is lost."""
+        try:
+            since = _time(cursor) if cursor else None
+        except ValueError:
+            logger.warning("bluesky: search cursor %r unreadable, starting again", cursor)
+            since, cursor = None, ""
+        posts: list[PostView] = []
+        page_cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            params = models.AppBskyFeedSearchPosts.Params(
+                q=query,
+                limit=PAGE_SIZE,
+                cursor=page_cursor,
+                sort="latest",
+                since=cursor or None,  # a hint: the loop below does not rely on it
+            )
+            response = self._call(
+                "searching posts",
+                lambda c, p=params: c.invoke_query("app.bsky.feed.searchPosts", p),
+            )
+            content = response.content if isinstance(response.content, dict) else {}
+            reached = since is None
+            for item in content.get("posts") or []:
+                if not isinstance(item, dict):
+                    continue
+                try:
+                    post = PostView.model_validate({**item, "raw": item})
+                    indexed = _time(post.indexed_at)
+                except (ValidationError, ValueError) as exc:
+                    logger.warning("bluesky: search result skipped, unexpected shape: %s", exc)
+                    continue
+                if since is not None and indexed < since:
+                    reached = True
+                    continue
+                posts.append(post)
+            page_cursor = content.get("cursor") or None
+            if reached or not page_cursor:
+                break
+        newest = cursor
+        for post in posts:
+            if not newest or _time(post.indexed_at) > _time(newest):
+                newest = post.indexed_at
         reach = self._reach({p.author.did for p in posts})
         messages = [
             to_inbound(
@@ -553,8 +583,9 @@ class BlueskyConnector(Connector):
                 raw=post.raw,
             )
             for post in posts
+            if post.author.did != self.did
         ]
-        return messages, str(content.get("cursor") or "")
+        return messages, newest
 
     # --- sending ---------------------------------------------------------------------------
 

@@ -166,6 +166,7 @@ class XConnector(Connector):
             Capability.PUBLISH,
             Capability.DIRECT_MESSAGE,
             Capability.DELETE,
+            Capability.SEARCH,
         }
     )
     # 280 weighted characters (X counts a link as 23, some scripts double); DMs 10,000.
@@ -281,24 +282,40 @@ class XConnector(Connector):
             )
         return messages, str(newest) if newest else ""
 
-    def search(self, query: str, since_id: str = "") -> tuple[list[InboundMessage], str]:
-        """Recent search (last 7 days), for listening: returns posts and the newest id."""
-        params: dict[str, Any] = {
-            "max_results": 100,
-            "tweet_fields": TWEET_FIELDS,
-            "expansions": ["author_id"],
-            "user_fields": USER_FIELDS,
-            "user_auth": self.config.bearer_token is None,
-        }
-        if since_id:
-            params["since_id"] = since_id
+    def search(self, query: str, cursor: str = "") -> tuple[list[InboundMessage], str]:
+        """Recent search (last 7 days), for listening: the posts newer than `cursor` (the
+        newest id seen), read back page by page to it, and the newest id. A first call
+        takes the latest page only."""
+        since_id = cursor if cursor.isdigit() else ""
+        posts: list[InboundMessage] = []
+        newest = since_id
+        token = None
         try:
-            page = self._client().search_recent_tweets(query, **params)
+            client = self._client()
+            for _ in range(MAX_PAGES):
+                params: dict[str, Any] = {
+                    "max_results": 100,
+                    "tweet_fields": TWEET_FIELDS,
+                    "expansions": ["author_id"],
+                    "user_fields": USER_FIELDS,
+                    "user_auth": self.config.bearer_token is None,
+                }
+                if since_id:
+                    params["since_id"] = since_id
+                if token:
+                    params["next_token"] = token
+                page = client.search_recent_tweets(query, **params)
+                meta = page.get("meta") or {}
+                if token is None and meta.get("newest_id"):
+                    newest = str(meta["newest_id"])
+                authors = _authors(page)
+                posts.extend(tweet_to_inbound(t, authors) for t in page.get("data") or [])
+                token = meta.get("next_token")
+                if not token or not since_id:
+                    break
         except Exception as exc:
             raise classify(exc) from exc
-        authors = _authors(page)
-        posts = [tweet_to_inbound(t, authors) for t in page.get("data") or []]
-        return posts, str((page.get("meta") or {}).get("newest_id") or since_id)
+        return posts, newest
 
     # -- sending ------------------------------------------------------------------------
 

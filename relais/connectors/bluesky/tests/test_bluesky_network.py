@@ -6,6 +6,7 @@ quotes, facets, a wrong app password, a server that is down."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -242,6 +243,52 @@ def test_search_finds_posts_for_listening(bluesky_peer, personas):
     assert message.author.handle == yann.handle
     assert message.thread_id == posted
     assert message.raw["uri"] == posted
+
+
+@pytest.mark.django_db
+def test_listening_source_polls_its_searches_into_monitors(bluesky_peer, personas):
+    """A listening source on the real network: posts that do not address us, found by the
+    account's keyword search, stored once, matched by a monitor, kept out of the inbox."""
+    from relais.listening.actions import monitor_create
+    from relais.listening.models import MonitorMatch
+
+    peer = bluesky_peer
+    word = f"funiculaire{secrets.token_hex(3)}"  # the session's network has other posts
+    monitor = monitor_create(membership=personas.admin, name="Funi", query_text=word)
+    account = _account(
+        personas,
+        peer,
+        handle="search-funiculaire",
+        name="Bluesky search",
+        config={**peer.config(), "listening": True, "search": [word]},
+    )
+    assert poll_account(account.pk) == 0  # nothing posted yet: the first page is empty
+    yann, maelle = peer.citizens["yann"], peer.citizens["maelle"]
+    first = yann.client.send_post(f"Le {word} est encore en panne ce matin").uri
+    unrelated = maelle.client.send_post("Rien à voir, beau temps à Rennes").uri
+
+    def polled(uri: str):
+        ChannelAccount.objects.filter(pk=account.pk).update(polled_at=None)
+        poll_account(account.pk)
+        return Message.objects.filter(external_id=uri).first() or (
+            process_pending() and Message.objects.filter(external_id=uri).first()
+        )
+
+    message = wait_for(lambda: polled(first), what="the first post found by search")
+    process_pending()
+    assert message.author.handle == yann.handle
+    assert MonitorMatch.objects.filter(monitor=monitor, message=message).exists()
+    assert not Message.objects.filter(external_id=unrelated).exists()
+    assert message.conversation.status == "closed"  # listening: not in the inbox's queue
+    # Polling again finds the same post: stored once, and the cursor has moved.
+    ChannelAccount.objects.filter(pk=account.pk).update(polled_at=None)
+    assert poll_account(account.pk) == 0
+    second = maelle.client.send_post(f"#{word} toujours à l'arrêt, une info ?").uri
+    found = wait_for(lambda: polled(second), what="the second post found by search")
+    process_pending()
+    assert Message.objects.filter(external_id__in=[first, second]).count() == 2
+    assert MonitorMatch.objects.filter(monitor=monitor).count() == 2
+    assert found.author.handle == maelle.handle
 
 
 @pytest.mark.django_db

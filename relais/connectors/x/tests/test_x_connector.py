@@ -47,7 +47,7 @@ class FakeX(BaseAdapter):
         self.requests: list[requests.PreparedRequest] = []
         self.down = False
 
-    def route(self, method: str, path: str, status: int, body: bytes, headers=None) -> None:
+    def route(self, method: str, path: str, status: int, body, headers=None) -> None:
         self.routes[(method, path)] = (status, body, headers or {})
 
     def send(self, request, **kwargs):  # type: ignore[override]
@@ -58,6 +58,8 @@ class FakeX(BaseAdapter):
         status, body, headers = self.routes.get(
             (request.method, path), (404, b'{"title": "Not Found Error", "status": 404}', {})
         )
+        if isinstance(body, list):  # pages, one per call
+            body = body.pop(0) if len(body) > 1 else body[0]
         response = requests.Response()
         response.status_code = status
         response._content = body
@@ -310,13 +312,45 @@ def test_send_rate_limited_uses_the_reset_header(account, fake_x):
 
 def test_search_recent_for_listening(account, fake_x):
     fake_x.route("GET", "/2/tweets/search/recent", 200, fixture("search_recent.json"))
-    posts, newest = XConnector(account).search("panne métro lyon -is:retweet", since_id="1860")
+    posts, newest = XConnector(account).search("panne métro lyon -is:retweet", "1860")
     assert newest == "1860500000000000001"
     assert posts[0].author.handle == "ana_lyon" and posts[0].thread_id == posts[0].external_id
     [call] = fake_x.calls("GET", "/2/tweets/search/recent")
     assert fake_x.query(call)["query"] == ["panne métro lyon -is:retweet"]
     assert fake_x.query(call)["since_id"] == ["1860"]
     assert call.headers["authorization"] == "Bearer AAAA-bearer"  # app-only search
+
+
+def test_search_reads_back_page_by_page_to_the_newest_id_seen(account, fake_x):
+    def page(ids: list[str], next_token: str | None) -> bytes:
+        meta: dict[str, Any] = {"newest_id": ids[0], "result_count": len(ids)}
+        if next_token:
+            meta["next_token"] = next_token
+        data = [
+            {
+                "id": i,
+                "text": f"bombe aéroport {i}",
+                "author_id": "998877",
+                "created_at": "2024-11-23T07:45:00.000Z",
+            }
+            for i in ids
+        ]
+        users = [{"id": "998877", "username": "ana_lyon", "name": "Ana"}]
+        return json.dumps({"data": data, "includes": {"users": users}, "meta": meta}).encode()
+
+    fake_x.route(
+        "GET", "/2/tweets/search/recent", 200, [page(["30", "29"], "tok"), page(["28"], None)]
+    )
+    posts, newest = XConnector(account).search("bombe aéroport", "27")
+    assert [p.external_id for p in posts] == ["30", "29", "28"] and newest == "30"
+    first, second = fake_x.calls("GET", "/2/tweets/search/recent")
+    assert "next_token" not in fake_x.query(first)
+    assert fake_x.query(second)["next_token"] == ["tok"]
+    assert fake_x.query(second)["since_id"] == ["27"]
+    # A first search (no cursor) takes the latest page only.
+    fake_x.route("GET", "/2/tweets/search/recent", 200, [page(["30", "29"], "tok")])
+    posts, newest = XConnector(account).search("bombe aéroport", "")
+    assert len(posts) == 2 and newest == "30"
 
 
 def test_test_connection(account, fake_x, personas):
