@@ -213,6 +213,24 @@ def close_buckets(*, at: datetime | None = None) -> list[Alert]:
 
 
 @transaction.atomic
+def series_relearn(*, organization_id: int, since: datetime) -> int:
+    """Score the organisation's buckets again from `since` (at most MAX_CATCH_UP back),
+    each series from a fresh detector state; the next close_buckets does the scoring.
+    For history counted after its series existed (a replayed afternoon, an import: its
+    buckets lie before the series' closed_until and would never be judged), or to let a
+    new detector relearn. Returns how many series were rewound."""
+    Watermark.objects.select_for_update().filter(organization_id=organization_id).first()
+    floor = max(since, timeutils.now() - MAX_CATCH_UP)
+    rewound = []
+    for series in Series.objects.filter(organization_id=organization_id):
+        series.closed_until = bucket_start(floor, series.granularity)
+        series.state = {}
+        rewound.append(series)
+    update_rows(Series, rewound, ["state", "closed_until"])
+    return len(rewound)
+
+
+@transaction.atomic
 def _close_organization(org_id: int, *, at: datetime) -> list[Alert]:
     # One closer per organisation at a time: the row lock serialises parallel workers.
     Watermark.objects.select_for_update().get(organization_id=org_id)

@@ -22,6 +22,31 @@ MONITORS = [
 ON_CALL = [("claire", "press"), ("nina", "press")]  # the care team's rota is care.demo's
 
 
+def learn_history(*, organization_id: int, since) -> int:
+    """After a replay's history was ingested (relais.connectors.replay.player.play with
+    history_until): thread and count it now, then let every series of the organisation
+    judge its buckets from `since`, so that the live part is compared with that past.
+    Returns the number of series rewound."""
+    import time
+
+    from relais.channels.models import RawEvent, RawEventState
+    from relais.channels.pipeline import process_pending
+    from relais.listening import actions
+
+    waiting = RawEvent.objects.filter(
+        account__organization_id=organization_id,
+        state__in=[RawEventState.PENDING, RawEventState.PROCESSING],
+    )
+    for _ in range(300):  # a worker may hold a batch of it: up to a minute
+        process_pending()
+        if not waiting.exists():
+            break
+        time.sleep(0.2)
+    rewound = actions.series_relearn(organization_id=organization_id, since=since)
+    actions.close_buckets()
+    return rewound
+
+
 def load_listening_demo(*, organization: Organization, teams: dict[str, Team]) -> None:
     from relais.care.models import Shift
     from relais.listening import actions

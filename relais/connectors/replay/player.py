@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from relais.accounts.models import Organization
 from relais.channels.ingest import ingest
@@ -57,24 +58,34 @@ def play(
     sleep: Callable[[float], None] = time.sleep,
     limit: int | None = None,
     on_message: Callable[[ScenarioLine], None] | None = None,
+    history_until: float | None = None,
+    on_history_done: Callable[[datetime], object] | None = None,
 ) -> PlayResult:
-    """Play the lines in order. `speed` 60 plays an hour in a minute; 0 plays at once."""
+    """Play the lines in order. `speed` 60 plays an hour in a minute; 0 plays at once.
+
+    With `history_until` (seconds of the scenario), the lines before it are played at once
+    as history, dated as they happened in scenario time so that the history ends now (an
+    afternoon of two hours is two hours of past buckets, not two minutes), then
+    `on_history_done(history_start)` is called, then the rest plays live at `speed`.
+    A listening demo needs that: a burst is judged against the monitor's own past."""
     from relais.connectors.sandbox.network import citizen_post
 
     accounts = _accounts_by_network(organization)
-    started = time.monotonic()
     wall_start = now()
     prefix = f"r{int(wall_start.timestamp())}-"
     external: dict[str, str] = {}  # scenario id -> the id the network gave it
     roots: dict[str, str] = {}  # scenario id -> its thread's root scenario id
     played = skipped = 0
-    first_at = scenario.lines[0].at if scenario.lines else 0.0
-    for line in scenario.lines[:limit]:
-        if speed > 0:
-            due = (line.at - first_at) / speed
-            wait = due - (time.monotonic() - started)
-            if wait > 0:
-                sleep(wait)
+    lines = scenario.lines[:limit]
+    history: list[ScenarioLine] = []
+    if history_until is not None:
+        history = [line for line in lines if line.at < history_until]
+        lines = lines[len(history) :]
+    # Second 0 of the scenario, for the history's dates.
+    origin = wall_start - timedelta(seconds=history_until or 0.0)
+
+    def one(line: ScenarioLine, created_at: datetime) -> None:
+        nonlocal played, skipped
         account = accounts.get(line.network, accounts["*"])
         if line.raw.get("source") == "search":
             account = accounts.get(f"search:{line.network}", account)
@@ -90,12 +101,13 @@ def play(
                     text=line.text,
                     private=line.kind == "dm",
                     reply_to=parent,
+                    created_at=created_at,
                 )
                 external[line.id] = post.external_id
             else:
-                # Times are those of the play, so that the inbox looks live.
                 message = replace(
-                    ReplayConnector.to_inbound(line, start=now(), prefix=prefix), created_at=now()
+                    ReplayConnector.to_inbound(line, start=origin, prefix=prefix),
+                    created_at=created_at,
                 )
                 if line.reply_to:
                     message = replace(message, thread_id=f"{prefix}{roots[line.id]}")
@@ -107,4 +119,21 @@ def play(
         except Exception:
             logger.exception("scenario line %s could not be played", line.id)
             skipped += 1
+
+    for line in history:
+        one(line, origin + timedelta(seconds=line.at))
+    if history_until is not None and on_history_done is not None:
+        on_history_done(origin + timedelta(seconds=history[0].at) if history else wall_start)
+    started = time.monotonic()
+    first_at = lines[0].at if lines else 0.0
+    if history_until is not None:
+        first_at = history_until
+    for line in lines:
+        if speed > 0:
+            due = (line.at - first_at) / speed
+            wait = due - (time.monotonic() - started)
+            if wait > 0:
+                sleep(wait)
+        # Times are those of the play, so that the inbox looks live.
+        one(line, now())
     return PlayResult(played=played, skipped=skipped)

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from relais.connectors.replay.connector import load_scenario
 from relais.connectors.replay.player import play
 from relais.demo.setup import DEMO_PASSWORD, SCENARIO_S1, SCENARIO_S3, load_demo
+from relais.listening.demo import learn_history
 
 DEMO_HOOKS = {
     "RELAIS_OPERATOR_REPORTS": "relais.care.demo_routing.fake_operator_reports",
@@ -28,8 +29,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--speed",
             type=float,
-            default=30.0,
-            help="scenario speed (30: the 5-hour morning in about 11 minutes)",
+            default=None,
+            help="scenario speed (s1: 30, the 5-hour morning in about 11 minutes; s3: 10, "
+            "the rumour in about 3 minutes after its afternoon played as history)",
         )
         parser.add_argument("--no-replay", action="store_true")
         parser.add_argument(
@@ -62,18 +64,32 @@ class Command(BaseCommand):
                 setattr(settings, name, fake)
                 os.environ[name] = fake
         if not options["no_replay"]:
-            path = SCENARIO_S3 if options["scenario"] == "s3" else SCENARIO_S1
-            scenario = load_scenario(path)
+            s3 = options["scenario"] == "s3"
+            scenario = load_scenario(SCENARIO_S3 if s3 else SCENARIO_S1)
+            speed = options["speed"] if options["speed"] is not None else (10.0 if s3 else 30.0)
+            # S3 is about listening: a burst is judged against the monitor's own past, so
+            # the quiet afternoon up to the cordon is played first as history, in scenario
+            # time, and the rumour live.
+            history_until = float(scenario.meta.get("cordon_at", 0)) if s3 else None
             self.stdout.write(
                 f"Playing scenario {scenario.meta.get('scenario', 'S1')} "
-                f"({len(scenario.lines)} messages) at x{options['speed']:g}."
+                f"({len(scenario.lines)} messages) at x{speed:g}"
+                + (", the afternoon before the cordon as history." if history_until else ".")
             )
 
             def _play() -> None:
                 from django.db import connection
 
                 try:
-                    play(scenario, organization=info.organization, speed=options["speed"])
+                    play(
+                        scenario,
+                        organization=info.organization,
+                        speed=speed,
+                        history_until=history_until,
+                        on_history_done=lambda since: learn_history(
+                            organization_id=info.organization.pk, since=since
+                        ),
+                    )
                 finally:
                     connection.close()
 
