@@ -87,6 +87,20 @@ def monitor_list(*, organization_id: int) -> QuerySet[Monitor]:
     )
 
 
+def listening_sources(*, organization_id: int) -> list:
+    """The organisation's listening sources with their queries and health: a search stream
+    that stopped is silence that looks like calm."""
+    from relais.channels.models import ChannelAccount
+
+    return [
+        a
+        for a in ChannelAccount.objects.filter(organization_id=organization_id)
+        .defer("credentials")
+        .order_by("name")
+        if a.is_listening_source
+    ]
+
+
 def alert_list(*, organization_id: int, states: list[str] | None = None) -> QuerySet[Alert]:
     qs = Alert.objects.filter(organization_id=organization_id)
     if states:

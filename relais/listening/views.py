@@ -172,6 +172,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "monitors": monitors,
             "alerts": selectors.alert_list(organization_id=org_id)[:20],
+            "sources": selectors.listening_sources(organization_id=org_id),
             "can_edit": membership.role in EDITORS,
             "crisis": selectors.crisis_mode(organization_id=org_id),
         },

@@ -199,3 +199,32 @@ def test_api_monitor_crud_and_query_error_position(personas):
 def test_pages_render_for_every_role(personas, client_as, name):
     for member in (personas.admin, personas.agent_a, personas.viewer):
         assert client_as(member).get(reverse(name)).status_code == 200
+
+
+def test_dashboard_lists_listening_sources_with_their_queries_and_health(personas, client_as):
+    from relais.channels.models import AccountStatus, ChannelAccount
+
+    ChannelAccount.objects.create(
+        organization=personas.org,
+        kind="bluesky",
+        network="bluesky",
+        handle="search-bsky",
+        name="Bluesky search",
+        config={"listening": True, "search": ["<b>bombe</b> aéroport"]},
+        status=AccountStatus.ERROR,
+        last_error="429 rate limited",
+    )
+    ChannelAccount.objects.create(
+        organization=personas.other_org,
+        kind="x",
+        network="x",
+        handle="search-other",
+        name="Other org search",
+        config={"listening": True, "search": ["secret"]},
+    )
+    html = client_as(personas.agent_a).get(reverse("listening:dashboard")).content.decode()
+    assert "Bluesky search" in html
+    assert "&lt;b&gt;bombe&lt;/b&gt; aéroport" in html and "<b>bombe</b>" not in html
+    assert "429 rate limited" in html
+    assert "Other org search" not in html  # tenant isolation
+    assert personas.account.name not in html.split("Listening sources")[1].split("<h2")[0]
