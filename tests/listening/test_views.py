@@ -227,4 +227,5 @@ def test_dashboard_lists_listening_sources_with_their_queries_and_health(persona
     assert "&lt;b&gt;bombe&lt;/b&gt; aéroport" in html and "<b>bombe</b>" not in html
     assert "429 rate limited" in html
     assert "Other org search" not in html  # tenant isolation
-    assert personas.account.name not in html.split("Listening sources")[1].split("<h2")[0]
+    sources = html.split('class="cards sources"')[1].split("</ul>")[0]
+    assert "Bluesky search" in sources and personas.account.name not in sources
