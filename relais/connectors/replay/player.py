@@ -41,11 +41,11 @@ def _accounts_by_network(organization: Organization) -> dict[str, ChannelAccount
     for account in accounts:
         # A listening source (a keyword search stream) receives the lines marked
         # "source": "search"; the organisation's own accounts receive the others.
-        if (account.config or {}).get("listening"):
+        if account.is_listening_source:
             mapping.setdefault(f"search:{account.network}", account)
             continue
         mapping.setdefault(account.network, account)
-    own = [a for a in accounts if not (a.config or {}).get("listening")]
+    own = [a for a in accounts if not a.is_listening_source]
     mapping["*"] = (own or accounts)[0]
     return mapping
 

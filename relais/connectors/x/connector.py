@@ -155,6 +155,29 @@ def _parse_cursor(cursor: str) -> dict[str, str]:
     return parts
 
 
+def _pages(call, *, since_id: str, user_auth: bool, page_param: str):
+    """Pages of a v2 timeline or search, newest first, back to `since_id` (at most
+    MAX_PAGES); yields (page, is_first). A first read (no since_id) takes one page."""
+    token = None
+    for number in range(MAX_PAGES):
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": ["author_id"],
+            "user_fields": USER_FIELDS,
+            "user_auth": user_auth,
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if token:
+            params[page_param] = token
+        page = call(**params)
+        yield page, number == 0
+        token = (page.get("meta") or {}).get("next_token")
+        if not token or not since_id:
+            break
+
+
 class XConnector(Connector):
     kind = "x"
     label = "X"
@@ -218,31 +241,20 @@ class XConnector(Connector):
         own = self.config.user_id
         messages: list[InboundMessage] = []
         newest = since_id
-        token = None
-        for _ in range(MAX_PAGES):
-            params: dict[str, Any] = {
-                "max_results": 100,
-                "tweet_fields": TWEET_FIELDS,
-                "expansions": ["author_id"],
-                "user_fields": USER_FIELDS,
-                "user_auth": True,
-            }
-            if since_id:
-                params["since_id"] = since_id
-            if token:
-                params["pagination_token"] = token
-            page = client.get_users_mentions(own, **params)
+        for page, first in _pages(
+            lambda **p: client.get_users_mentions(own, **p),
+            since_id=since_id,
+            user_auth=True,
+            page_param="pagination_token",
+        ):
             meta = page.get("meta") or {}
-            if token is None and meta.get("newest_id"):
+            if first and meta.get("newest_id"):
                 newest = str(meta["newest_id"])
             authors = _authors(page)
             for tweet in page.get("data") or []:
                 if str(tweet.get("author_id")) == own or _is_repost(tweet):
                     continue
                 messages.append(tweet_to_inbound(tweet, authors))
-            token = meta.get("next_token")
-            if not token or not since_id:
-                break  # the first poll takes the latest page only
         return messages, newest
 
     def _poll_dms(
@@ -289,30 +301,19 @@ class XConnector(Connector):
         since_id = cursor if cursor.isdigit() else ""
         posts: list[InboundMessage] = []
         newest = since_id
-        token = None
         try:
             client = self._client()
-            for _ in range(MAX_PAGES):
-                params: dict[str, Any] = {
-                    "max_results": 100,
-                    "tweet_fields": TWEET_FIELDS,
-                    "expansions": ["author_id"],
-                    "user_fields": USER_FIELDS,
-                    "user_auth": self.config.bearer_token is None,
-                }
-                if since_id:
-                    params["since_id"] = since_id
-                if token:
-                    params["next_token"] = token
-                page = client.search_recent_tweets(query, **params)
+            for page, first in _pages(
+                lambda **p: client.search_recent_tweets(query, **p),
+                since_id=since_id,
+                user_auth=self.config.bearer_token is None,
+                page_param="next_token",
+            ):
                 meta = page.get("meta") or {}
-                if token is None and meta.get("newest_id"):
+                if first and meta.get("newest_id"):
                     newest = str(meta["newest_id"])
                 authors = _authors(page)
                 posts.extend(tweet_to_inbound(t, authors) for t in page.get("data") or [])
-                token = meta.get("next_token")
-                if not token or not since_id:
-                    break
         except Exception as exc:
             raise classify(exc) from exc
         return posts, newest
