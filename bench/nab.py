@@ -307,8 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 #: The detector with parts switched off (ablation, each line adds one part to the one
-#: before; "relais" itself, the defaults of relais.listening.detector, adds robust
-#: learning), then with one setting moved (sensitivity).
+#: before; "relais" itself, the defaults of relais.listening.detector, adds habituation),
+#: then with one setting moved (sensitivity).
 _BARE = {
     "scales": [1],
     "season_slots": 0,
@@ -317,22 +317,37 @@ _BARE = {
     "min_count": 0.0,
     "min_z": 0.0,
     "clip": 0.0,
+    "habituation": 0.0,
 }
+_NO_HAB = {"habituation": 0.0}
 VARIANTS: dict[str, dict[str, Any]] = {
     "relais-A-ewgauss-fast": {**_BARE, "alpha": 0.02},
     "relais-B-slow-baseline": {**_BARE},
     "relais-C-+daily-cycle": {**_BARE, "season_slots": 24},
     "relais-D-+calibration": {**_BARE, "season_slots": 24, "calibrate": True},
-    "relais-E-+5-scales": {"refractory": 0.0, "min_count": 0.0, "min_z": 0.0, "clip": 0.0},
-    "relais-F-+refractory": {"min_count": 0.0, "min_z": 0.0, "clip": 0.0},
-    "relais-G-+min-count-min-z": {"clip": 0.0},
+    "relais-E-+5-scales": {
+        **_NO_HAB,
+        "refractory": 0.0,
+        "min_count": 0.0,
+        "min_z": 0.0,
+        "clip": 0.0,
+    },
+    "relais-F-+refractory": {**_NO_HAB, "min_count": 0.0, "min_z": 0.0, "clip": 0.0},
+    "relais-G-+min-count-min-z": {**_NO_HAB, "clip": 0.0},
+    "relais-H-+robust-learning": {**_NO_HAB},
+    "relais-v3-alpha.002-no-hab": {**_NO_HAB, "alpha": 0.002},
     "relais-T3.5": {"evidence_threshold": 3.5},
     "relais-T4.5": {"evidence_threshold": 4.5},
     "relais-refractory12h": {"refractory": 43200.0},
     "relais-refractory48h": {"refractory": 172800.0},
     "relais-escalation2": {"escalation": 2.0},
+    "relais-alpha.0001": {"alpha": 0.0001},
     "relais-alpha.001": {"alpha": 0.001},
-    "relais-alpha.005": {"alpha": 0.005},
+    "relais-alpha.002": {"alpha": 0.002},
+    "relais-habituation.25": {"habituation": 0.25},
+    "relais-habituation1": {"habituation": 1.0},
+    "relais-hab-half-life12h": {"habituation_half_life": 43200.0},
+    "relais-hab-half-life48h": {"habituation_half_life": 172800.0},
     "relais-qstep.02": {"quantile_step": 0.02},
     "relais-qstep.1": {"quantile_step": 0.1},
     "relais-12slots": {"season_slots": 12},

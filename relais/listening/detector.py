@@ -6,9 +6,10 @@ Each bucket is scored once, when it closes::
     score, state = score_bucket(state, 42, timestamp=bucket_start_epoch_seconds)
     if score >= ALERT_THRESHOLD: ...  # a burst
 
-The state is a small JSON-serialisable dict (about 3 KB as JSON), stored by the caller per
-series; ``score_bucket`` never mutates the dict it is given. Pure Python, no Django; one
-call costs a few tens of microseconds (measured by bench/nab.py).
+The state is a small JSON-serialisable dict (about 3.8 KB as JSON), stored by the caller
+per series; ``score_bucket`` never mutates the dict it is given. A state of another
+version (after an upgrade) is not refused: the series is relearnt from a new state. Pure
+Python, no Django; one call costs about ten microseconds (measured by bench/nab.py).
 
 How a bucket is scored (docs/decisions/0004-burst-detector.md says why):
 
@@ -35,6 +36,12 @@ How a bucket is scored (docs/decisions/0004-burst-detector.md says why):
    random series look like bursts); or it comes within ``refractory`` seconds (24 h) of
    the last alert without beating ``escalation`` (1.5) times the evidence peak of the
    alerted burst (one page per burst, again only if something much bigger happens).
+5. **Habituation.** Each alerted burst adds one to a count that halves every
+   ``habituation_half_life`` (a day), and the threshold T is raised by ``habituation``
+   (a half) times that count: a series with a burst every evening needs more to page on
+   the third evening than on the first, and a week without bursts makes it fresh again.
+   An escalation within the same burst is not counted twice. The score is then
+   e / (e + raised T), so that score >= ``ALERT_THRESHOLD`` is still exactly an alert.
 
 Missing buckets (a gap between timestamps longer than the bucket width, learnt from the
 first two calls or given as ``bucket_seconds``) are counted as empty buckets, at most
@@ -46,14 +53,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-VERSION = 3  # a state of another version is refused: start from new_state()
+VERSION = 4  # a state of another version is not trusted: scoring restarts from new_state()
 
 #: A bucket whose score is at or above this is a burst.
 ALERT_THRESHOLD: float = 0.5
 
 DEFAULTS: dict[str, Any] = {
     "scales": [1, 3, 6, 12, 36],  # buckets summed, per time scale
-    "alpha": 0.002,  # weight of a new bucket in the level and variance (~500 buckets)
+    "alpha": 0.0003,  # weight of a new bucket in the level and variance (~3,300 buckets)
     "season_alpha": 0.005,  # weight of a new bucket in its hour-of-day correction
     "season_slots": 24,  # hour-of-day slots (0 = no daily cycle)
     "quantile": 0.999,  # the high quantile of the series' own z that calibrates it
@@ -64,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     "evidence_threshold": 4.0,  # T: evidence at which the score reaches 0.5
     "refractory": 86400.0,  # seconds after an alert during which repeats are muted
     "escalation": 1.5,  # ...unless the evidence is this many times the alert's
+    "habituation": 0.5,  # each alerted burst raises the evidence threshold by this share
+    "habituation_half_life": 86400.0,  # seconds for that raise to fade by half
     "min_count": 5.0,  # a bucket with fewer messages never alerts
     "min_z": 5.0,  # nor one where no scale is at least this many standard deviations up
     "season_prior": 12.0,  # buckets of an hour slot before its correction counts for half
@@ -98,6 +107,8 @@ def new_state(**params: Any) -> dict[str, Any]:
         raise ValueError(f"quantile must be in (0.5, 1), got {p['quantile']!r}")
     if float(p["evidence_threshold"]) <= 0 or float(p["escalation"]) < 1:
         raise ValueError("evidence_threshold must be > 0 and escalation >= 1")
+    if float(p["habituation"]) < 0 or float(p["habituation_half_life"]) <= 0:
+        raise ValueError("habituation must be >= 0 and habituation_half_life > 0")
     slots = int(p["season_slots"])
     if slots < 0 or (slots and 86400 % slots):
         raise ValueError(f"season_slots must divide a day, got {slots}")
@@ -117,6 +128,8 @@ def new_state(**params: Any) -> dict[str, Any]:
         "alert_t": None,  # time and evidence of the last alert
         "alert_e": 0.0,
         "alert_open": False,  # the alerted burst is still going on
+        "hab": 0.0,  # habituation: alerted bursts, each fading with the half-life
+        "hab_t": None,  # when "hab" was last brought up to date
         "e": 0.0,  # evidence of the last bucket
         "x": 0.0,  # expected count of the last bucket (one-bucket scale)
         "last": 0.0,  # score of the last bucket
@@ -142,12 +155,13 @@ def score_bucket(
 
     Scoring the same bucket again returns the same score and the state unchanged; a bucket
     older than the last one scored, a negative, NaN or infinite value raise
-    ``DetectorInputError`` (a ``ValueError``) and leave the state as it was."""
+    ``DetectorInputError`` (a ``ValueError``) and leave the state as it was. A state of
+    another version, or not a state at all, is replaced by a new one."""
     x, ts = _check(value, timestamp)
-    if state.get("v") != VERSION:
-        raise DetectorInputError(
-            f"detector state of version {state.get('v')!r}, expected {VERSION}"
-        )
+    if not isinstance(state, dict) or state.get("v") != VERSION:
+        # A state written by another version of the detector (or damaged) means other
+        # fields and another scale of evidence: the series is relearnt from scratch.
+        state = new_state()
     last_t = state["t"]
     if last_t is not None:
         if ts == last_t:
@@ -258,7 +272,16 @@ def _update(st: dict[str, Any], x: float, ts: float, *, score: bool) -> float:
     st["e"] = evidence
     if not score:
         return 0.0
-    threshold = p["evidence_threshold"]
+    # Habituation: a series that has just had bursts needs more evidence for the next
+    # one (a brand whose mentions spike every evening stops paging for each spike), and
+    # the raise fades by half every half-life.
+    hab = st["hab"]
+    if hab:
+        hab *= 0.5 ** ((ts - st["hab_t"]) / p["habituation_half_life"])
+        if hab < 1e-3:
+            hab = 0.0
+    st["hab"], st["hab_t"] = hab, ts
+    threshold = p["evidence_threshold"] * (1.0 + p["habituation"] * hab)
     result = evidence / (evidence + threshold) if evidence > 0 else 0.0
     if evidence >= threshold:
         alert_t = st["alert_t"]
@@ -275,6 +298,8 @@ def _update(st: dict[str, Any], x: float, ts: float, *, score: bool) -> float:
             if st["alert_open"] and evidence > st["alert_e"]:
                 st["alert_e"] = evidence
         else:
+            if not st["alert_open"]:
+                st["hab"] = hab + 1.0  # an escalation of the same burst counts once
             st["alert_t"] = ts
             st["alert_e"] = evidence
             st["alert_open"] = True

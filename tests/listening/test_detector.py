@@ -124,6 +124,75 @@ def test_a_burst_alerts_once_then_again_only_if_stronger_or_after_the_refractory
     assert max(more[-2:]) >= ALERT_THRESHOLD
 
 
+def test_a_score_at_the_threshold_is_exactly_an_alert():
+    rng = random.Random(21)
+    values = flat(2 * 288, 8.0, seed=6)
+    for _ in range(6):  # bursts of every size, some within the refractory time
+        values += [round(8 * rng.uniform(2, 60))] * rng.randint(1, 6) + flat(
+            rng.randint(10, 400), 8.0, seed=rng.randint(0, 99)
+        )
+    state = new_state()
+    alerts = 0
+    for i, value in enumerate(values):
+        ts = T0 + i * FIVE_MIN
+        score, state = score_bucket(state, value, timestamp=ts)
+        assert (score >= ALERT_THRESHOLD) == (state["alert_t"] == ts)
+        alerts += score >= ALERT_THRESHOLD
+    assert alerts >= 3
+
+
+def _after_one_burst():
+    values = flat(2 * 288, 10.0, seed=3) + [150] * 6 + flat(30 * 12, 10.0, seed=4)
+    scores, state = run(values)
+    assert sum(s >= ALERT_THRESHOLD for s in scores) == 1
+    return state, T0 + len(values) * FIVE_MIN
+
+
+def test_a_series_that_has_had_a_burst_needs_more_to_alert_again():
+    state, t = _after_one_burst()  # 30 hours later: past the refractory time
+    # one alert, faded by the 30 hours since: 2 ** -(30 / 24)
+    assert state["hab"] == pytest.approx(0.5 ** ((state["t"] - state["alert_t"]) / 86400))
+    twin = {**state, "hab": 0.0}  # the same series, had it never alerted
+    alerts_habituated, alerts_fresh = set(), set()
+    for size in range(20, 400, 5):
+        score, _ = score_bucket(state, size, timestamp=t)
+        alerts_habituated.update([size] if score >= ALERT_THRESHOLD else [])
+        score, _ = score_bucket(twin, size, timestamp=t)
+        alerts_fresh.update([size] if score >= ALERT_THRESHOLD else [])
+    assert alerts_habituated < alerts_fresh  # some burst sizes page only a fresh series
+    assert min(alerts_habituated) <= 400  # a big one still pages
+
+
+def test_habituation_fades_by_half_each_half_life():
+    state, t = _after_one_burst()
+    hab_t = state["hab_t"]
+    day = int(86400 / FIVE_MIN)
+    _, later = run(flat(day, 10.0, seed=8), start=t, state=state)
+    elapsed = later["hab_t"] - hab_t
+    assert later["hab"] == pytest.approx(state["hab"] * 0.5 ** (elapsed / 86400.0), rel=1e-6)
+    _, week = run(flat(10 * day, 10.0, seed=9), start=later["t"] + FIVE_MIN, state=later)
+    assert week["hab"] == 0.0  # forgotten: ten days on, a burst pages as on a fresh series
+    _, off = run(flat(2 * 288, 10.0, seed=3) + [150] * 6, habituation=0.0)
+    assert 0.98 < off["hab"] <= 1.0 and off["p"]["habituation"] == 0.0  # counted, not applied
+
+
+def test_an_escalation_of_the_same_burst_counts_once_in_the_habituation():
+    values = flat(2 * 288, 10.0, seed=3) + [150, 1500, 1500]
+    scores, state = run(values)
+    assert scores[-3] >= ALERT_THRESHOLD and scores[-2] >= ALERT_THRESHOLD  # escalation pages
+    assert 0.99 < state["hab"] <= 1.0  # one burst (ten minutes of fading), not two
+
+
+def test_a_state_of_another_version_restarts_the_series():
+    _, state = run(flat(300, 10.0))
+    old = {**state, "v": 3}
+    del old["hab"]  # a version 3 state had no habituation
+    score, new = score_bucket(old, 12, timestamp=state["t"] + FIVE_MIN)
+    assert new["v"] == state["v"] and new["n"] == 1 and score == 0.0
+    score, new = score_bucket({"garbage": True}, 12, timestamp=T0)
+    assert new["n"] == 1
+
+
 def test_a_few_messages_after_a_silent_night_are_no_burst():
     values = [0] * (3 * 288) + [3, 4, 2]
     scores, _ = run(values)
@@ -202,6 +271,10 @@ def test_parameters_are_checked():
         new_state(alpha=0)
     with pytest.raises(ValueError):
         new_state(season_slots=7)
+    with pytest.raises(ValueError):
+        new_state(habituation=-1)
+    with pytest.raises(ValueError):
+        new_state(habituation_half_life=0)
     json.dumps(new_state(scales=[1, 2], season_slots=0))
 
 
