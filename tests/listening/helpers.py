@@ -50,8 +50,18 @@ def on_call_all_week(*, org, team, user, on_call=True):
 
 
 def at_clock(when: datetime):
-    """Freeze the clock the listening code reads (relais.common.timeutils.now)."""
-    return mock.patch("relais.common.timeutils.now", return_value=when)
+    """Freeze the clock the listening code reads (relais.common.timeutils.now).
+
+    The function itself stays: the ``datetime`` it calls is replaced. Patching ``now``
+    would leak the frozen clock into every module first imported while the patch is on
+    (``from relais.common.timeutils import now`` keeps the mock for the whole session)."""
+
+    class _Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return when if tz is not None else when.replace(tzinfo=None)
+
+    return mock.patch("relais.common.timeutils.datetime", _Frozen)
 
 
 @dataclass
