@@ -79,10 +79,11 @@ def conversation_list_view(request: HtmxHttpRequest) -> HttpResponse:
         "intents": triage_labels.choices("intent"),
         "sentiments": triage_labels.choices("sentiment"),
         "urgencies": triage_labels.choices("urgency"),
-        "busy_lines": selectors.busy_lines(membership=membership),
     }
     if request.htmx and request.GET.get("fragment") == "list":
+        # The live refresh (each new message) swaps the list only: no "by line" bar.
         return render(request, "inbox/_list.html", context)
+    context["busy_lines"] = selectors.busy_lines(membership=membership)
     return render(request, "inbox/list.html", context)
 
 
