@@ -59,18 +59,19 @@ def _filters(request: HtmxHttpRequest) -> selectors.ConversationFilters:
 def conversation_list_view(request: HtmxHttpRequest) -> HttpResponse:
     membership = _membership(request)
     filters = _filters(request)
-    matching = selectors.conversation_list(membership=membership, filters=filters)
-    conversations = list(matching[:PAGE_SIZE])
-    total = len(conversations) if len(conversations) < PAGE_SIZE else matching.count()
+    page = selectors.conversation_page(membership=membership, filters=filters, limit=PAGE_SIZE)
     context = {
-        "conversations": conversations,
-        "total": total,
+        "conversations": page.conversations,
+        "total": page.total,
         "filters": filters,
         "statuses": Status.choices,
-        "accounts": ChannelAccount.objects.filter(
-            organization_id=membership.organization_id
-        ).order_by("name"),
-        "teams": membership.organization.teams.order_by("name"),
+        # The filters' choices show names only: the accounts' credentials are not decrypted.
+        "accounts": ChannelAccount.objects.filter(organization_id=membership.organization_id)
+        .only("id", "name")
+        .order_by("name"),
+        "teams": membership.organization.teams.only("id", "organization_id", "name").order_by(
+            "name"
+        ),
         "members": Membership.objects.filter(
             organization_id=membership.organization_id
         ).select_related("user"),
@@ -78,10 +79,11 @@ def conversation_list_view(request: HtmxHttpRequest) -> HttpResponse:
         "intents": triage_labels.choices("intent"),
         "sentiments": triage_labels.choices("sentiment"),
         "urgencies": triage_labels.choices("urgency"),
-        "busy_lines": selectors.busy_lines(membership=membership),
     }
     if request.htmx and request.GET.get("fragment") == "list":
+        # The live refresh (each new message) swaps the list only: no "by line" bar.
         return render(request, "inbox/_list.html", context)
+    context["busy_lines"] = selectors.busy_lines(membership=membership)
     return render(request, "inbox/list.html", context)
 
 

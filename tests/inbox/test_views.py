@@ -252,3 +252,110 @@ def test_search_index_survives_sqlite_table_rebuilds(personas, inbox, client_as,
         c.contact.handle for c in client.get("/inbox/", {"q": "ascenseur"}).context["conversations"]
     }
     assert found == {"zoe"}
+
+
+def _list_rows(personas, n: int, start: int = 0) -> list[Conversation]:
+    """n conversations with everything the list shows: a line, two tags, a lock on one in
+    three, an assignee and a team on every other, an SLA clock on every other."""
+    from datetime import timedelta
+
+    from relais.care.models import ConversationTag, SlaClock
+    from relais.common.timeutils import now
+    from relais.inbox.models import Contact
+    from relais.transit.models import Route
+
+    at = now()
+    line, _ = Route.objects.get_or_create(
+        organization=personas.org,
+        gtfs_id="C4",
+        defaults={"short_name": "C4", "route_type": 3, "color": "e2001a"},
+    )
+    rows = []
+    for i in range(start, start + n):
+        contact = Contact.objects.create(
+            organization=personas.org,
+            network="x",
+            external_id=f"u{i}",
+            handle=f"user{i}",
+            display_name=f"User {i}",
+            first_seen_at=at,
+            last_seen_at=at,
+        )
+        c = Conversation.objects.create(
+            organization=personas.org,
+            account=personas.account,
+            contact=contact,
+            thread_key=f"t:{i}",
+            status=Status.OPEN,
+            assignee=personas.agent_b.user if i % 2 else None,
+            team=personas.team_b if i % 2 else None,
+            preview=f"preview {i}",
+            intent="complaint",
+            message_count=3,
+            first_message_at=at,
+            last_activity_at=at - timedelta(minutes=i),
+            locked_at=at if i % 3 == 0 else None,
+            lock_reason="monitored" if i % 3 == 0 else "",
+        )
+        c.lines.add(line)
+        for name in ("late", "refund"):
+            ConversationTag.objects.create(conversation=c, name=f"{name}{i}", created_at=at)
+        if i % 2 == 0:
+            SlaClock.objects.create(
+                conversation=c,
+                organization=personas.org,
+                started_at=at,
+                due_at=at + timedelta(hours=1),
+            )
+        rows.append(c)
+    return rows
+
+
+def test_list_queries_do_not_grow_with_rows(personas, client_as):
+    """The list reads each kind of related row once per page: 3 rows or 30, same queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_as(personas.agent_a)
+    url = reverse("inbox:list")
+    _list_rows(personas, 3)
+    client.get(url)  # the session, the language: the first request's own queries
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(url)
+    assert len(response.context["conversations"]) == 3
+    _list_rows(personas, 27, start=3)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert len(response.context["conversations"]) == 30
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+    body = response.content.decode()
+    # The rows show their contact, channel, lines, tags, lock, assignee, team and clock.
+    assert body.count('class="conv ') == 30
+    assert "<strong>User 7</strong>" in body and "@user7" in body
+    assert body.count("Alpha on X") >= 30
+    assert body.count(">C4</span>") == 30
+    assert "#late7" in body and "#refund29" in body
+    assert body.count('class="chip locked"') == 10
+    assert body.count('class="assignee">→ agent_b</span>') == 15
+    assert body.count('class="team">Press</span>') == 15
+    assert body.count("chip sla sla-") == 15
+    assert "30 conversations" in body
+
+
+def test_list_count_when_the_page_is_full(personas, client_as, monkeypatch):
+    from relais.inbox import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 5)
+    _list_rows(personas, 7)
+    client = client_as(personas.agent_a)
+    response = client.get(reverse("inbox:list"))
+    assert len(response.context["conversations"]) == 5
+    assert response.context["total"] == 7
+    # Queue order: the latest activity first at equal priority.
+    assert [c.contact.handle for c in response.context["conversations"]] == [
+        f"user{i}" for i in range(5)
+    ]
+    assert client.get(reverse("inbox:list"), {"status": "open"}).context["total"] == 7
+    assert client.get(reverse("inbox:list"), {"team": personas.team_b.pk}).context["total"] == 3
+    assert client.get(reverse("inbox:list"), {"status": "closed"}).context["total"] == 0

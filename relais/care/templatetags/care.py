@@ -17,13 +17,16 @@ def sla_chip(context, conversation, conversations=None):
     """One query for the whole list: the clocks of every listed conversation are loaded on
     the first chip and kept for the rest of the render."""
     cache = context.render_context.get("care_clocks")
-    if cache is None:
+    if cache is None or conversation.pk not in cache:
+        # Every listed conversation is a key, with or without a clock: a conversation with
+        # no clock does not ask again (it used to, one query per such row).
         ids = [c.pk for c in (conversations or [conversation])]
-        cache = selectors.clocks_by_conversation(ids)
+        if conversation.pk not in ids:
+            ids.append(conversation.pk)
+        clocks = selectors.clocks_by_conversation(ids)
+        cache = {**(cache or {}), **{pk: clocks.get(pk) for pk in ids}}
         context.render_context["care_clocks"] = cache
-    clock = cache.get(conversation.pk)
-    if clock is None and conversation.pk not in cache:
-        clock = selectors.clocks_by_conversation([conversation.pk]).get(conversation.pk)
+    clock = cache[conversation.pk]
     return {
         "clock": clock,
         "colour": colour(clock, now()),

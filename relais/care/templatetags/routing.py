@@ -60,5 +60,9 @@ def routing_composer(context, conversation):
 
 @register.inclusion_tag("care/routing/_chips.html")
 def routing_chips(conversation):
-    # conversation.tags is prefetched by the inbox list selector.
-    return {"conversation": conversation, "tags": list(conversation.tags.all())}
+    # The inbox list's page (relais.inbox.selectors.conversation_page) reads the tag names
+    # of all its rows in one query.
+    names = getattr(conversation, "list_tags", None)
+    if names is None:
+        names = [t.name for t in conversation.tags.all()]
+    return {"conversation": conversation, "tags": names}
